@@ -1,0 +1,145 @@
+"""The warehouse's core tables: batches, quarantine, and one table per source.
+
+Each source table keeps every version of every row it was ever delivered
+(history); ``is_current`` marks the version that counts. A view named after the
+source (``registry``, ``shareholders``, ``tax``, ``stats``) shows the current
+rows only, and is what every other module reads.
+
+Money is in 万元, ratios are fractions 0–1, dates are DATE, periods are the
+first day of their month. A resident ID is never stored: persons keep the
+6-digit division of issue and a keyed hash.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from crossinvest.hooks import hookimpl
+from crossinvest.warehouse.connection import run
+from crossinvest.warehouse.migrations import Migration
+
+# Columns common to every source table, ahead of the source's own.
+ROW_META = """
+    batch_id BIGINT NOT NULL,
+    row_no BIGINT NOT NULL,          -- data row in the delivered file, from 1
+    is_current BOOLEAN NOT NULL,
+"""
+
+SOURCE_COLUMNS: dict[str, str] = {
+    "registry": """
+        enterprise_key VARCHAR NOT NULL, -- USCC, else 'R:' || reg_no
+        uscc VARCHAR,
+        reg_no VARCHAR,
+        name VARCHAR NOT NULL,
+        entity_type VARCHAR,
+        legal_representative VARCHAR,
+        established_on DATE NOT NULL,
+        registered_capital_wan DOUBLE,   -- converted to CNY 万元
+        currency VARCHAR,                -- as delivered, default 人民币
+        registration_authority VARCHAR,
+        address VARCHAR,
+        region_code VARCHAR,             -- 6-digit GB/T 2260, NULL if unknown
+        region_source VARCHAR,           -- 'given', 'address', 'uscc'
+        industry_code VARCHAR,           -- 4-digit GB/T 4754-2017 小类
+        industry_section VARCHAR,        -- A–T
+        status VARCHAR,
+        deregistered_on DATE
+    """,
+    "shareholders": """
+        enterprise_uscc VARCHAR NOT NULL,
+        investor_key VARCHAR NOT NULL,   -- investor USCC/ID (persons: 'P:'||hash), else 'N:'||name
+        investor_name VARCHAR NOT NULL,
+        investor_type VARCHAR,
+        investor_id_type VARCHAR,
+        investor_id VARCHAR,             -- NULL for natural persons (never stored)
+        is_person BOOLEAN NOT NULL,
+        person_division VARCHAR,         -- first 6 digits of a resident ID
+        person_id_hash VARCHAR,          -- keyed hash of a resident ID
+        subscribed_capital_wan DOUBLE,
+        paid_capital_wan DOUBLE,
+        share_ratio DOUBLE,              -- 0–1
+        contributed_on DATE,
+        investor_region_code VARCHAR
+    """,
+    "tax": """
+        taxpayer_key VARCHAR NOT NULL,   -- taxpayer_id, else 'N:'||name
+        taxpayer_id VARCHAR,             -- as delivered (cleaned)
+        taxpayer_uscc VARCHAR,           -- taxpayer_id when it is a valid USCC
+        taxpayer_name VARCHAR NOT NULL,
+        period DATE NOT NULL,            -- first day of the month
+        tax_type VARCHAR,
+        tax_type_key VARCHAR NOT NULL,   -- tax_type or ''
+        tax_paid_wan DOUBLE NOT NULL
+    """,
+    "stats": """
+        unit_key VARCHAR NOT NULL,       -- uscc as delivered, else 'N:'||name
+        uscc VARCHAR,                    -- as delivered (cleaned)
+        unit_uscc VARCHAR,               -- uscc when it is a valid USCC
+        name VARCHAR NOT NULL,
+        year INTEGER NOT NULL,
+        employees BIGINT,
+        revenue_wan DOUBLE,
+        profit_wan DOUBLE,
+        total_assets_wan DOUBLE
+    """,
+}
+
+
+def _core_tables(con: duckdb.DuckDBPyConnection) -> None:
+    run(con, "CREATE SEQUENCE batch_seq START 1")
+    run(
+        con,
+        """
+        CREATE TABLE batches (
+            batch_id BIGINT PRIMARY KEY,
+            source VARCHAR NOT NULL,
+            file_name VARCHAR NOT NULL,
+            sha256 VARCHAR NOT NULL,        -- of the file as delivered
+            archive_path VARCHAR,           -- relative to the home's archive/
+            file_format VARCHAR,            -- csv, tsv, xlsx
+            encoding VARCHAR,
+            rows_read BIGINT NOT NULL,
+            rows_loaded BIGINT NOT NULL,
+            rows_rejected BIGINT NOT NULL,
+            rows_warned BIGINT NOT NULL,
+            status VARCHAR NOT NULL,        -- loaded, rolled_back
+            loaded_at TIMESTAMP NOT NULL,
+            rolled_back_at TIMESTAMP,
+            elapsed_s DOUBLE
+        )
+        """,
+    )
+    # One row per failing (row, column); severity 'error' quarantines the row,
+    # 'warning' keeps it with that field unknown.
+    run(
+        con,
+        """
+        CREATE TABLE rejects (
+            batch_id BIGINT NOT NULL,
+            row_no BIGINT NOT NULL,
+            column_name VARCHAR NOT NULL,
+            reason VARCHAR NOT NULL,
+            severity VARCHAR NOT NULL,
+            value VARCHAR
+        )
+        """,
+    )
+    # The quarantined rows themselves, as delivered (personal IDs masked).
+    run(
+        con,
+        """
+        CREATE TABLE quarantine (
+            batch_id BIGINT NOT NULL,
+            row_no BIGINT NOT NULL,
+            raw JSON NOT NULL
+        )
+        """,
+    )
+    for source, cols in SOURCE_COLUMNS.items():
+        run(con, f"CREATE TABLE {source}_rows ({ROW_META}{cols})")
+        run(con, f"CREATE VIEW {source} AS SELECT * FROM {source}_rows WHERE is_current")
+
+
+@hookimpl
+def register_migrations() -> list[Migration]:
+    return [Migration("0001_core_tables", _core_tables)]

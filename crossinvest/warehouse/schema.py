@@ -140,6 +140,49 @@ def _core_tables(con: duckdb.DuckDBPyConnection) -> None:
         run(con, f"CREATE VIEW {source} AS SELECT * FROM {source}_rows WHERE is_current")
 
 
+def _links(con: duckdb.DuckDBPyConnection) -> None:
+    """Links from tax/stats records to enterprises, and the views figures read.
+
+    A record whose valid USCC is in the registry is tied directly; every other
+    tie is a row in ``record_links`` (legacy number, Splink, or an analyst's
+    decision). Figures use only 'auto' and 'accepted' links.
+    """
+    run(
+        con,
+        """
+        CREATE TABLE record_links (
+            source VARCHAR NOT NULL,         -- 'tax' or 'stats'
+            record_key VARCHAR NOT NULL,     -- tax.taxpayer_key / stats.unit_key
+            enterprise_key VARCHAR NOT NULL, -- registry.enterprise_key
+            method VARCHAR NOT NULL,         -- 'regno', 'splink', 'manual'
+            weight DOUBLE,                   -- Splink match weight; NULL if deterministic
+            status VARCHAR NOT NULL,         -- 'auto', 'review', 'accepted', 'rejected'
+            reviewer VARCHAR,
+            decided_at TIMESTAMP,
+            batch_id BIGINT                  -- the load whose rows created the link
+        )
+        """,
+    )
+    for source, key, uscc in (("tax", "taxpayer_key", "taxpayer_uscc"), ("stats", "unit_key", "unit_uscc")):
+        run(
+            con,
+            f"""
+            CREATE VIEW {source}_linked AS
+            SELECT s.*,
+                   COALESCE(r.enterprise_key, l.enterprise_key) AS enterprise_key,
+                   CASE WHEN r.enterprise_key IS NOT NULL THEN 'uscc' ELSE l.method END AS link_method
+            FROM {source} s
+            LEFT JOIN (SELECT enterprise_key, uscc FROM registry WHERE uscc IS NOT NULL) r
+                   ON r.uscc = s.{uscc}
+            LEFT JOIN (SELECT record_key, any_value(enterprise_key) AS enterprise_key, any_value(method) AS method
+                       FROM record_links
+                       WHERE source = '{source}' AND status IN ('auto', 'accepted')
+                       GROUP BY record_key) l
+                   ON r.enterprise_key IS NULL AND l.record_key = s.{key}
+            """,
+        )
+
+
 @hookimpl
 def register_migrations() -> list[Migration]:
-    return [Migration("0001_core_tables", _core_tables)]
+    return [Migration("core.0001_tables", _core_tables), Migration("core.0002_record_links", _links)]

@@ -1,0 +1,112 @@
+"""Validated load vs DuckDB's bare read_csv of the same file, side by side.
+
+    python benchmarks/bench_load.py --enterprises 10000000          # registry + shareholders
+    python benchmarks/bench_load.py --enterprises 200000 --source registry
+
+Generates the deliveries once (cached under bench-data/), then for each source
+runs, each in its own child process so peak RSS is its own:
+
+- baseline: ``CREATE TABLE t AS SELECT * FROM read_csv(file)`` into a fresh DuckDB file;
+- crossinvest: ``load_file`` into a fresh home (stage, validate, archive, insert, refresh).
+
+Prints seconds, rows/s, peak RSS and the speed ratio baseline/crossinvest
+(target >= 0.5, peak < 4 GiB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def child_baseline(path: str) -> dict:
+    import duckdb
+
+    d = tempfile.mkdtemp()
+    con = duckdb.connect(f"{d}/bare.duckdb", config={"threads": 2, "memory_limit": "2500MB"})
+    t = time.perf_counter()
+    con.execute(f"CREATE TABLE t AS SELECT * FROM read_csv('{path}')")
+    n = con.execute("SELECT count(*) FROM t").fetchone()[0]
+    elapsed = time.perf_counter() - t
+    con.close()
+    shutil.rmtree(d)
+    return {"seconds": elapsed, "rows": n}
+
+
+def child_load(source: str, path: str, plugins: bool) -> dict:
+    from crossinvest.config import Home
+    from crossinvest.warehouse.connection import connect
+    from crossinvest.warehouse.load import load_file
+
+    d = Path(tempfile.mkdtemp())
+    wh = connect(Home(d / "home"))
+    if not plugins:
+        # Loading the registry alone measures the loader, not the statistics refresh.
+        from crossinvest.plugins import get_plugin_manager
+
+        pm = get_plugin_manager()
+        for name in ("crossinvest.analytics.plugin", "crossinvest.linkage.plugin"):
+            if pm.get_plugin(name):
+                pm.unregister(name=name)
+    t = time.perf_counter()
+    r = load_file(wh, source, Path(path))
+    elapsed = time.perf_counter() - t
+    wh.close()
+    shutil.rmtree(d)
+    return {"seconds": elapsed, "rows": r.rows_read, "rejected": r.rows_rejected}
+
+
+def run_child(args: list[str]) -> dict:
+    proc = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(proc.stderr)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--enterprises", type=int, default=1_000_000)
+    ap.add_argument("--source", action="append", choices=["registry", "shareholders"])
+    ap.add_argument("--data", type=Path, default=ROOT / "bench-data")
+    ap.add_argument("--with-plugins", action="store_true", help="include the statistics refresh in the load")
+    ap.add_argument("--child", nargs="+")
+    a = ap.parse_args()
+    if a.child:
+        kind, *rest = a.child
+        out = child_baseline(rest[0]) if kind == "baseline" else child_load(rest[0], rest[1], rest[2] == "1")
+        out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps(out))
+        return
+
+    from crossinvest.generate import generate
+
+    data = a.data / f"n{a.enterprises}"
+    if not (data / "registry.csv").exists():
+        t = time.perf_counter()
+        generate(data, enterprises=a.enterprises, seed=7, noise=False, formats="csv")
+        print(f"generated {a.enterprises:,} enterprises in {time.perf_counter() - t:.1f}s -> {data}")
+    for source in a.source or ["registry", "shareholders"]:
+        path = data / f"{source}.csv"
+        size = path.stat().st_size / 1e6
+        base = run_child(["baseline", str(path)])
+        ours = run_child(["load", source, str(path), "1" if a.with_plugins else "0"])
+        ratio = base["seconds"] / ours["seconds"]
+        print(
+            f"{source}: {ours['rows']:,} rows, {size:,.0f} MB | bare read_csv {base['seconds']:.2f}s "
+            f"(peak {base['peak_rss_mb']:,.0f} MB) | crossinvest load {ours['seconds']:.2f}s "
+            f"({ours['rows'] / ours['seconds']:,.0f} rows/s, peak {ours['peak_rss_mb']:,.0f} MB) | "
+            f"speed ratio {ratio:.2f}x (target >= 0.5)"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,193 @@
+"""The checks of data-interface.md, as SQL built from ``sources.py``.
+
+Each field contributes parsed columns and a list of ``Check``s: a SQL predicate
+over the cleaned and parsed columns, a reason in Chinese, and a severity.
+``error`` quarantines the row; ``warning`` keeps it with the field unknown.
+Everything runs inside DuckDB as a few set-based statements: one pass parses
+and flags every row, and only the flagged rows are expanded into reject rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from crossinvest.sources import UNIT_TO_WAN, Field, Source
+
+ERROR = "error"
+WARNING = "warning"
+
+# Names of foreign money units as ci_money_parts normalises them, with the
+# currency code used for exchange rates and their scale (万 units or units).
+FOREIGN_UNITS: dict[str, tuple[str, float]] = {
+    "万美元": ("USD", 1.0),
+    "美元": ("USD", 1e-4),
+    "万港元": ("HKD", 1.0),
+    "港元": ("HKD", 1e-4),
+    "万欧元": ("EUR", 1.0),
+    "欧元": ("EUR", 1e-4),
+    "万日元": ("JPY", 1.0),
+    "日元": ("JPY", 1e-4),
+    "万英镑": ("GBP", 1.0),
+    "英镑": ("GBP", 1e-4),
+}
+
+# The registry's 币种 column, when it names a foreign currency and the amount has
+# no unit of its own, makes the amount 万 units of that currency.
+CURRENCY_NAMES: dict[str, str] = {
+    "美元": "USD",
+    "USD": "USD",
+    "港元": "HKD",
+    "港币": "HKD",
+    "HKD": "HKD",
+    "欧元": "EUR",
+    "EUR": "EUR",
+    "日元": "JPY",
+    "JPY": "JPY",
+    "英镑": "GBP",
+    "GBP": "GBP",
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    column: str
+    predicate: str  # true when the row fails
+    reason: str
+    severity: str = ERROR
+
+
+def q(s: str) -> str:
+    """Quote a Python string as a SQL literal."""
+    return "'" + s.replace("'", "''") + "'"
+
+
+def _unit_factor_sql(unit_col: str, default_unit: str, fx: dict[str, float], currency_col: str | None) -> str:
+    """A CASE giving the factor that turns (number, unit) into 万元; NULL for an unknown unit."""
+    default = UNIT_TO_WAN[default_unit]
+    whens = [f"WHEN {unit_col} = {q(u)} THEN {f!r}" for u, f in UNIT_TO_WAN.items()]
+    whens += [
+        f"WHEN {unit_col} = {q(u)} THEN {scale * fx[code]!r}"
+        for u, (code, scale) in FOREIGN_UNITS.items()
+        if code in fx
+    ]
+    blank = f"{default!r}"
+    if currency_col:
+        cur_whens = " ".join(
+            f"WHEN {currency_col} = {q(name)} THEN {fx[code]!r}"
+            for name, code in CURRENCY_NAMES.items()
+            if code in fx
+        )
+        blank = f"CASE {cur_whens} ELSE {default!r} END"
+    return f"CASE WHEN {unit_col} = '' THEN {blank} {' '.join(whens)} ELSE NULL END"
+
+
+@dataclass
+class FieldSQL:
+    """SQL pieces for one field.
+
+    ``clean`` turns the staged raw column into ``c_<name>``. ``level2`` are
+    columns computed from the cleaned ones (parsers run once per row here),
+    ``level3`` columns computed from those. ``outputs`` maps warehouse columns
+    to the level-2/3 column holding them. ``checks`` may use any of these.
+    """
+
+    clean: str
+    level2: dict[str, str]
+    level3: dict[str, str]
+    outputs: dict[str, str]
+    checks: list[Check]
+
+
+def field_sql(source: Source, f: Field, present: bool, fx: dict[str, float]) -> FieldSQL:
+    """Build the SQL for one field. ``present`` is false when the file lacks the column."""
+    raw = f'"{f.name}"' if present else "NULL::VARCHAR"
+    c = f"c_{f.name}"
+    p = f"p_{f.name}"
+    l2: dict[str, str] = {}
+    l3: dict[str, str] = {}
+    out: dict[str, str] = {}
+    checks: list[Check] = []
+    label = f.canonical
+    if f.required:
+        checks.append(Check(f.name, f"{c} IS NULL", f"缺少必填字段「{label}」"))
+
+    if f.kind == "text":
+        out[f.name] = c
+    elif f.kind in ("uscc", "id"):
+        l2[p] = f"upper(replace({c}, ' ', ''))"
+        out[f.name] = p
+        if f.kind == "uscc":
+            l3[f"v_{f.name}"] = f"ci_uscc_valid({p})"
+            checks.append(
+                Check(f.name, f"{c} IS NOT NULL AND NOT v_{f.name}", f"「{label}」校验位不符或格式错误")
+            )
+    elif f.kind == "date":
+        l2[p] = f"ci_parse_date({c})"
+        out[f.name] = p
+        checks.append(Check(f.name, f"{c} IS NOT NULL AND {p} IS NULL", f"「{label}」不是有效日期"))
+    elif f.kind == "money":
+        cur = "c_currency" if (source.name == "registry" and f.name == "registered_capital") else None
+        l2[f"m_{f.name}"] = f"ci_money_parts({c})"
+        l3[f"u_{f.name}"] = _unit_factor_sql(f"m_{f.name}.unit", f.unit or "万元", fx, cur)
+        value = f"(m_{f.name}.num * u_{f.name})"
+        out[f"{f.name}_wan"] = value
+        checks.append(
+            Check(f.name, f"{c} IS NOT NULL AND (m_{f.name}.num IS NULL OR u_{f.name} IS NULL)",
+                  f"「{label}」不是有效金额")
+        )
+        checks.append(Check(f.name, f"{value} < 0", f"「{label}」为负数"))
+    elif f.kind == "count":
+        l2[p] = f"ci_parse_count({c})"
+        out[f.name] = p
+        checks.append(Check(f.name, f"{c} IS NOT NULL AND {p} IS NULL", f"「{label}」不是有效的非负整数"))
+    elif f.kind == "ratio":
+        l2[p] = f"ci_parse_ratio({c})"
+        out[f.name] = p
+        checks.append(Check(f.name, f"{c} IS NOT NULL AND {p} IS NULL", f"「{label}」不是有效比例"))
+        checks.append(Check(f.name, f"{p} < 0 OR {p} > 1", f"「{label}」超出 0–100%"))
+    elif f.kind == "period":
+        l2[p] = f"ci_parse_period({c})"
+        out[f.name] = p
+        checks.append(Check(f.name, f"{c} IS NOT NULL AND {p} IS NULL", f"「{label}」不是有效月份"))
+    elif f.kind == "year":
+        l2[p] = f"ci_parse_year({c})"
+        out[f.name] = p
+        checks.append(Check(f.name, f"{c} IS NOT NULL AND {p} IS NULL", f"「{label}」不是有效年份"))
+    elif f.kind == "region":
+        # Resolved by a join in the loader (rg_<name> = matching ref_regions code).
+        out[f.name] = f"rg_{f.name}"
+        checks.append(
+            Check(f.name, f"{c} IS NOT NULL AND rg_{f.name} IS NULL", f"「{label}」不在 GB/T 2260 行政区划代码中",
+                  WARNING)
+        )
+    elif f.kind == "industry":
+        l2[f"i_{f.name}"] = f"ci_industry_parts({c})"
+        # Resolved by a join in the loader (ind_<name> = matching 小类 code).
+        out[f.name] = f"ind_{f.name}"
+        checks.append(
+            Check(f.name, f"{c} IS NOT NULL AND ind_{f.name} IS NULL",
+                  f"「{label}」不在 GB/T 4754-2017 小类中或门类字母不符", WARNING)
+        )
+    else:  # pragma: no cover - sources.py and this module move together
+        raise ValueError(f"unknown field kind {f.kind!r}")
+    return FieldSQL(clean=f"ci_clean({raw})", level2=l2, level3=l3, outputs=out, checks=checks)
+
+
+def identity_checks(source: Source) -> list[Check]:
+    """Row-identity rules that span fields (data-interface.md, 'What decides')."""
+    if source.name == "registry":
+        return [
+            Check("uscc", "c_uscc IS NULL AND c_reg_no IS NULL", "缺少统一社会信用代码和注册号"),
+            Check(
+                "reg_no",
+                "c_uscc IS NULL AND c_reg_no IS NOT NULL AND NOT regexp_full_match(c_reg_no, '[0-9]{13}|[0-9]{15}')",
+                "「注册号」应为 13 或 15 位数字",
+            ),
+            Check(
+                "reg_no",
+                "c_uscc IS NOT NULL AND c_reg_no IS NOT NULL AND NOT regexp_full_match(c_reg_no, '[0-9]{13}|[0-9]{15}')",
+                "「注册号」应为 13 或 15 位数字（已忽略）",
+                WARNING,
+            ),
+        ]
+    return []

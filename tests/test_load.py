@@ -1,0 +1,211 @@
+"""Loading: batches, quarantine, supersession, duplicates, rollback, personal data.
+
+Expected counts for the spec's samples were worked out by reading the files
+(see the comments), not by running the loader.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from crossinvest.readers import FileRefused
+from crossinvest.warehouse.connection import connect
+from crossinvest.warehouse.load import load_file
+from crossinvest.warehouse.rollback import rollback_batch
+from tests.conftest import run_cli
+
+# registry.xlsx: title row + blank row above the header; 65 data rows. Rows 56–62
+# carry USCCs whose check character fails; rows 63–65 are dated 2018-02-30.
+REGISTRY_ROWS, REGISTRY_BAD = 65, 10
+# tax.csv (GB18030): 687 rows, none invalid; 15 carry no taxpayer id (they load,
+# unlinked); rows 135/169/351/373/521/645/647 repeat the key of the row before.
+TAX_ROWS, TAX_REPEATS = 687, 7
+
+
+def snapshot(con) -> dict:
+    """Everything a load may touch, for 'exactly as before' comparisons."""
+    out = {}
+    for t in ("batches", "rejects", "quarantine", "registry_rows", "shareholders_rows", "tax_rows", "stats_rows"):
+        out[t] = sorted(map(repr, con.execute(f"SELECT * FROM {t}").fetchall()))
+    return out
+
+
+def test_samples_load_with_expected_counts(home, samples):
+    with connect(home) as wh:
+        reg = load_file(wh, "registry", samples / "registry.xlsx")
+        assert (reg.rows_read, reg.rows_rejected, reg.rows_loaded) == (REGISTRY_ROWS, REGISTRY_BAD, 55)
+        assert [r["row"] for r in reg.rejects] == list(range(56, 66))
+        assert {r["column"] for r in reg.rejects} == {"统一社会信用代码", "成立日期"}
+        sh = load_file(wh, "shareholders", samples / "shareholders.csv")
+        assert (sh.rows_read, sh.rows_rejected) == (114, 0)
+        tax = load_file(wh, "tax", samples / "tax.csv")
+        assert (tax.rows_read, tax.rows_rejected, tax.rows_loaded) == (TAX_ROWS, 0, TAX_ROWS)
+        st = load_file(wh, "stats", samples / "stats.tsv")
+        assert (st.rows_read, st.rows_rejected) == (10, 0)
+        con = wh.con
+        assert con.execute("SELECT count(*) FROM registry").fetchone()[0] == 55
+        assert con.execute("SELECT count(*) FROM tax").fetchone()[0] == TAX_ROWS - TAX_REPEATS
+        assert con.execute("SELECT count(*) FROM tax WHERE taxpayer_id IS NULL").fetchone()[0] == 15
+        # Full-width USCC in stats.tsv is folded and recognised as valid.
+        assert con.execute("SELECT count(*) FROM stats WHERE unit_uscc = '91310118M75PU3DXYN'").fetchone()[0] == 1
+        # Money normalised to 万元: stats revenue 1908838.4 千元 -> 190883.84 万元.
+        rev = con.execute("SELECT revenue_wan FROM stats WHERE unit_uscc = '91310114NGXYDGTXM1'").fetchone()[0]
+        assert rev == pytest.approx(190883.84)
+        # Tax 138815.52 元 -> 13.881552 万元, period 201712 -> 2017-12-01.
+        t = con.execute(
+            "SELECT tax_paid_wan, period FROM tax WHERE taxpayer_id = '91310107283FQEFLCL' "
+            "AND tax_type = '城市维护建设税' AND period = DATE '2017-12-01'"
+        ).fetchone()
+        assert t[0] == pytest.approx(13.881552)
+        # Ratio forms: '45' -> 0.45, '9%' -> 0.09, '0.16' -> 0.16.
+        ratios = dict(
+            con.execute(
+                "SELECT investor_name, share_ratio FROM shareholders WHERE enterprise_uscc IN "
+                "('91310107283FQEFLCL', '91310118H7B7M7QEYJ') AND NOT is_person"
+            ).fetchall()
+        )
+        assert ratios["北京川德电子有限公司"] == pytest.approx(0.45)
+        assert ratios["云南海华医药股份有限公司"] == pytest.approx(0.16)
+        # XLSX registered capital '29490.44万元' and plain numbers both in 万元.
+        cap = con.execute("SELECT registered_capital_wan FROM registry WHERE uscc = '91310107283FQEFLCL'").fetchone()[0]
+        assert cap == pytest.approx(29490.44)
+
+
+def test_resident_ids_never_stored(home, samples):
+    with connect(home) as wh:
+        load_file(wh, "shareholders", samples / "shareholders.csv")
+        con = wh.con
+        persons = con.execute(
+            "SELECT count(*), count(person_id_hash), count(investor_id) FROM shareholders WHERE is_person"
+        ).fetchone()
+        assert persons[0] > 0 and persons[1] == persons[0] and persons[2] == 0
+        assert con.execute(
+            "SELECT person_division FROM shareholders WHERE investor_name = '王芳' AND enterprise_uscc = '91310107283FQEFLCL'"
+        ).fetchone()[0] == "310105"
+        archive = next(home.archive.rglob("*.masked.csv"))
+        text = archive.read_text(encoding="utf-8")
+    raw = (samples / "shareholders.csv").read_text(encoding="utf-8-sig")
+    full_ids = [line.split(",")[4] for line in raw.splitlines()[1:] if ",居民身份证," in line]
+    assert full_ids
+    for pid in full_ids:
+        assert pid not in text, "a full resident ID reached the archive"
+        assert pid not in home.warehouse.read_bytes().decode("latin-1"), "a full resident ID reached the warehouse file"
+
+
+def test_same_bytes_twice_is_a_noop(home, samples):
+    with connect(home) as wh:
+        first = load_file(wh, "tax", samples / "tax.csv")
+        before = snapshot(wh.con)
+        second = load_file(wh, "tax", samples / "tax.csv")
+        assert second.duplicate_file and second.rows_loaded == 0 and second.batch == first.batch
+        assert snapshot(wh.con) == before
+
+
+def test_correction_supersedes_and_rollback_restores(home, samples):
+    with connect(home) as wh:
+        con = wh.con
+        load_file(wh, "tax", samples / "tax.csv")
+        key = ("91310114F309CADR6D", "2018-07-01", "增值税")
+        q = "SELECT tax_paid_wan FROM tax WHERE taxpayer_id = ? AND period = ?::DATE AND tax_type = ?"
+        before = con.execute(q, list(key)).fetchall()
+        total_before = con.execute("SELECT sum(tax_paid_wan), count(*) FROM tax").fetchone()
+        corr = load_file(wh, "tax", samples / "tax_correction.csv")
+        assert corr.rows_loaded == 6
+        assert con.execute(q, list(key)).fetchall() == [(pytest.approx(0.816219),)]
+        # History keeps the superseded version.
+        versions = con.execute(
+            "SELECT count(*) FROM tax_rows WHERE taxpayer_id = ? AND period = ?::DATE AND tax_type = ?", list(key)
+        ).fetchone()[0]
+        assert versions == 1 + len(before)
+        rollback_batch(wh, corr.batch)
+        assert con.execute(q, list(key)).fetchall() == before
+        assert con.execute("SELECT sum(tax_paid_wan), count(*) FROM tax").fetchone() == total_before
+        status = con.execute("SELECT status FROM batches WHERE batch_id = ?", [corr.batch]).fetchone()[0]
+        assert status == "rolled_back"
+        # After a rollback the same bytes load again.
+        again = load_file(wh, "tax", samples / "tax_correction.csv")
+        assert not again.duplicate_file and again.rows_loaded == 6
+
+
+def test_rollback_of_older_batch_keeps_newer_values(home, samples):
+    with connect(home) as wh:
+        con = wh.con
+        base = load_file(wh, "tax", samples / "tax.csv")
+        load_file(wh, "tax", samples / "tax_correction.csv")
+        rollback_batch(wh, base.batch)
+        # Only the 6 corrected rows remain, all current.
+        assert con.execute("SELECT count(*), count(*) FILTER (is_current) FROM tax_rows").fetchone() == (6, 6)
+
+
+def test_refused_file_leaves_warehouse_unchanged(home, samples):
+    with connect(home) as wh:
+        load_file(wh, "registry", samples / "registry.xlsx")
+        before = snapshot(wh.con)
+        with pytest.raises(FileRefused) as e:
+            load_file(wh, "tax", samples / "bad_missing_column.csv")
+        assert "bad_missing_column.csv" in str(e.value) and "\n" not in str(e.value)
+        with pytest.raises(FileRefused):
+            load_file(wh, "registry", samples / "tax.csv")
+        assert snapshot(wh.con) == before
+
+
+def test_strict_refuses_file_with_bad_rows(home, samples):
+    with connect(home) as wh:
+        with pytest.raises(FileRefused) as e:
+            load_file(wh, "registry", samples / "registry.xlsx", strict=True)
+        assert "第 56 行" in str(e.value)
+        assert wh.con.execute("SELECT count(*) FROM batches").fetchone()[0] == 0
+
+
+def test_quarantine_keeps_rows_and_reasons(home, samples):
+    with connect(home) as wh:
+        r = load_file(wh, "registry", samples / "registry.xlsx")
+        con = wh.con
+        rows = con.execute("SELECT row_no, raw FROM quarantine WHERE batch_id = ? ORDER BY row_no", [r.batch]).fetchall()
+        assert [x[0] for x in rows] == list(range(56, 66))
+        assert json.loads(rows[-1][1])["成立日期"] == "2018-02-30"
+        reasons = con.execute(
+            "SELECT DISTINCT column_name FROM rejects WHERE batch_id = ? AND severity = 'error'", [r.batch]
+        ).fetchall()
+        assert {x[0] for x in reasons} == {"uscc", "established_on"}
+
+
+def test_cli_contract(home, samples):
+    proc = run_cli("ingest", "tax", str(samples / "tax.csv"), "--json", home=home)
+    assert proc.returncode == 0, proc.stderr
+    obj = json.loads(proc.stdout)
+    assert set(obj) >= {"batch", "source", "file", "sha256", "rows_read", "rows_loaded", "rows_rejected",
+                        "duplicate_file", "rejects"}
+    assert obj["file"] == "tax.csv" and obj["source"] == "tax" and not obj["duplicate_file"]
+    again = json.loads(run_cli("ingest", "tax", str(samples / "tax.csv"), "--json", home=home).stdout)
+    assert again["duplicate_file"] is True and again["rows_loaded"] == 0
+    bad = run_cli("ingest", "tax", str(samples / "bad_missing_column.csv"), "--json", home=home)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+    assert "bad_missing_column.csv" in bad.stderr
+    listed = json.loads(run_cli("batches", "--json", home=home, check=True).stdout)
+    assert [b["batch"] for b in listed] == [obj["batch"]]
+    rb = run_cli("rollback", str(obj["batch"]), home=home)
+    assert rb.returncode == 0, rb.stderr
+    listed = json.loads(run_cli("batches", "--json", home=home, check=True).stdout)
+    assert listed[0]["status"] == "rolled_back"
+    assert run_cli("rollback", "999", home=home).returncode == 2
+
+
+def test_xlsx_registry_json_rejects(home, samples):
+    proc = run_cli("ingest", "registry", str(samples / "registry.xlsx"), "--json", home=home, check=True)
+    obj = json.loads(proc.stdout)
+    assert obj["rows_rejected"] == REGISTRY_BAD and len(obj["rejects"]) == REGISTRY_BAD
+    assert all(set(r) == {"row", "column", "reason"} for r in obj["rejects"])
+
+
+def test_two_homes_share_nothing(tmp_path: Path, samples):
+    from crossinvest.config import Home
+
+    a, b = Home(tmp_path / "a"), Home(tmp_path / "b")
+    with connect(a) as wh:
+        load_file(wh, "tax", samples / "tax.csv")
+    with connect(b) as wh:
+        assert wh.con.execute("SELECT count(*) FROM batches").fetchone()[0] == 0

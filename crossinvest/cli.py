@@ -132,34 +132,6 @@ def rollback(
 
 
 @app.command()
-def generate(
-    out_dir: Annotated[Path, typer.Argument(help="输出目录 / output folder")],
-    enterprises: Annotated[int, typer.Option(help="上海企业数 / number of enterprises")] = 20000,
-    seed: Annotated[int, typer.Option(help="随机种子 / seed")] = 42,
-    year: Annotated[int, typer.Option(help="统计年度 / data year")] = 2018,
-    noise: Annotated[bool, typer.Option(help="加入真实文件的各种偏差 / add real-file deviations")] = True,
-    formats: Annotated[str, typer.Option(help="mixed | csv")] = "mixed",
-    json_: JsonOption = False,
-) -> None:
-    """生成模拟交付文件 / Write realistic synthetic deliveries, deterministic by seed."""
-    from crossinvest.generate import generate as _generate
-    from crossinvest.progress import rich_progress
-
-    with rich_progress(disable=json_) as progress:
-        result = _generate(
-            out_dir, enterprises=enterprises, seed=seed, year=year, noise=noise, formats=formats,
-            progress=progress,
-        )
-    files = [{"source": f.source, "file": str(f.path), "rows": f.rows} for f in result.files]
-    if json_:
-        print_json({"out_dir": str(result.out_dir), "enterprises": result.enterprises, "files": files,
-                    "manifest": str(result.manifest), "seconds": round(result.seconds, 3)})
-        return
-    out.print(rich_table(f"已生成 {result.enterprises} 家企业的交付文件 / generated deliveries",
-                         ["source", "file", "rows"], [[f["source"], f["file"], f["rows"]] for f in files]))
-
-
-@app.command()
 def demo(
     enterprises: Annotated[int, typer.Option(help="上海企业数 / number of enterprises")] = 20000,
     seed: Annotated[int, typer.Option(help="随机种子 / seed")] = 42,
@@ -173,10 +145,17 @@ def demo(
     run_demo(enterprises=enterprises, seed=seed, serve=serve, host=host, port=port)
 
 
+def _register_core_commands() -> None:
+    from crossinvest.generate.cli import generate_command
+
+    app.command("generate")(generate_command)
+
+
 def _register_plugin_commands() -> None:
     get_plugin_manager().hook.register_commands(app=app)
 
 
+_register_core_commands()
 _register_plugin_commands()
 
 

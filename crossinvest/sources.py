@@ -44,6 +44,8 @@ class Field:
     required: bool = False
     unit: str | None = None
     extra_aliases: tuple[str, ...] = ()
+    # Money that may be negative (a loss); every other amount must be >= 0.
+    signed: bool = False
 
     @property
     def aliases(self) -> tuple[str, ...]:
@@ -140,7 +142,7 @@ STATS = Source(
         Field("year", "年份", "year", required=True),
         Field("employees", "从业人员期末人数", "count"),
         Field("revenue", "营业收入", "money", unit="千元"),
-        Field("profit", "利润总额", "money", unit="千元"),
+        Field("profit", "利润总额", "money", unit="千元", signed=True),
         Field("total_assets", "资产总计", "money", unit="千元"),
     ),
     key=("unit_key", "year"),

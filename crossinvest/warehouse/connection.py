@@ -108,6 +108,8 @@ def connect(home: Home | None = None, *, read_only: bool = False, migrate: bool 
                 "或通过运行中的 crossinvest serve 提交。"
             ) from e
         raise
+    # Our own Rich bars report progress; DuckDB's would interleave on stderr.
+    con.execute("SET enable_progress_bar = false")
     if migrate and not read_only:
         from crossinvest.warehouse.migrations import migrate as _migrate
 

@@ -141,15 +141,30 @@ def _load_staged(
         _write_rejects(wh, batch_id, typed, checks, staged, source)
         retire_superseded(con, source, typed)
         col_list = ", ".join(cols)
+        keys = ", ".join(source.key)
+        # Within one file the last row of a key wins. Repeats are rare, so find
+        # them with one aggregate and join that small table, instead of a
+        # window over every row.
+        run(
+            con,
+            f"""
+            CREATE OR REPLACE TEMP TABLE {typed}_last AS
+            SELECT {keys}, max(_row) AS _last_row FROM {typed} WHERE _err = 0
+            GROUP BY {keys} HAVING count(*) > 1
+            """,
+        )
+        match = " AND ".join(f"d.{k} = t.{k}" for k in source.key)
         run(
             con,
             f"""
             INSERT INTO {source.table} (batch_id, row_no, is_current, {col_list})
-            SELECT {batch_id}, _row, _last, {col_list}
-            FROM (SELECT *, _row = max(_row) OVER (PARTITION BY {", ".join(source.key)}) AS _last
-                  FROM {typed} WHERE _err = 0)
+            SELECT {batch_id}, t._row, d._last_row IS NULL OR d._last_row = t._row,
+                   {", ".join("t." + c for c in cols)}
+            FROM {typed} t LEFT JOIN {typed}_last d ON {match}
+            WHERE t._err = 0
             """,
         )
+        run(con, f"DROP TABLE {typed}_last")
         elapsed = time.perf_counter() - started
         run(
             con,

@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test lint typecheck bench system-deps clean
+.PHONY: setup demo test lint typecheck bench bench-web system-deps clean
 
 # Python environment with crossinvest and everything it needs (re-run when pyproject changes).
 setup: $(VENV)/.installed
@@ -43,3 +43,9 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
+
+# Web benchmark: needs wrk (apt) and Datasette (bench extra) for the side-by-side figure.
+bench-web: setup
+	command -v wrk >/dev/null 2>&1 || apt-get install -y -qq wrk
+	$(BIN)/pip install -q -e '.[bench]'
+	$(PY) benchmarks/bench_web.py

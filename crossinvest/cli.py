@@ -75,7 +75,8 @@ def ingest(
     try:
         wh = connect()
     except WarehouseBusy as e:
-        raise fail(str(e)) from e
+        # A running server owns the warehouse: hand the loads to it.
+        raise typer.Exit(_ingest_via_server(source, files, json_=json_, strict=strict, busy=str(e))) from e
     with wh:
         for path in files:
             if not path.is_file():
@@ -94,6 +95,32 @@ def ingest(
                 out.print(result.summary_zh())
     if refused:
         raise typer.Exit(2)
+
+
+def _ingest_via_server(source: str, files: list[Path], *, json_: bool, strict: bool, busy: str) -> int:
+    from crossinvest.config import current_home
+    from crossinvest.web.client import LoadFailed, LoadRefusedByServer, ServerUnavailable, submit_load
+
+    code = 0
+    for path in files:
+        try:
+            result = submit_load(current_home(), source, path.resolve(), strict)
+        except LoadRefusedByServer as e:
+            typer.echo(str(e).replace("\n", " "), err=True)
+            code = 2
+            continue
+        except ServerUnavailable:
+            typer.echo(busy, err=True)
+            return 2
+        except LoadFailed as e:
+            typer.echo(str(e).replace("\n", " "), err=True)
+            code = code or 1
+            continue
+        if json_:
+            print_json(result)
+        else:
+            out.print(f"{result.get('file')} → 批次 {result.get('batch')}：载入 {result.get('rows_loaded')} 行（经运行中的服务）")
+    return code
 
 
 @app.command()

@@ -1,0 +1,99 @@
+"""The FastAPI application: pages, the JSON API under /api/v1, static assets.
+
+Every page and API module registers itself through the ``register_routes`` hook,
+exactly as an extension would (the datasette pattern); ``create_app`` only sets
+up state, error handling, static files and the API documentation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from crossinvest.config import Home, current_home
+from crossinvest.plugins import get_plugin_manager
+from crossinvest.web.envelope import install_handlers
+from crossinvest.web.fastpath import CachedAnswers
+from crossinvest.web.state import ServerState
+from crossinvest.web.warmup import Warmer
+
+STATIC = Path(__file__).parent / "static"
+API_PREFIX = "/api/v1"
+
+DESCRIPTION = """各地来沪投资与上海在外地投资数据接口。
+
+每个回答都是同一个信封 / every answer is one envelope:
+`{"ok": true, "data": ..., "meta": {...}, "error": null}`；
+出错时 / on error `{"ok": false, "data": null, "error": {"code", "message", "message_en"}}`
+并带 4xx 状态码。口径见 /definitions。列表按键分页：`meta.next` 为下一页的 `cursor`。
+"""
+
+
+def create_app(
+    home: Home | None = None,
+    *,
+    state: ServerState | None = None,
+    token: str | None = None,
+    inbox_interval: float | None = 5.0,
+    warm: bool = False,
+) -> FastAPI:
+    """The web application over ``home`` (default: ``CROSSINVEST_HOME``).
+
+    The warehouse is opened read-write when the app starts (lifespan) and the
+    writer thread and inbox watcher run until it stops. Pass ``state`` to share
+    an already open one (tests, benchmarks). ``warm`` fills the answer cache with
+    the main pages after start and after every write (``warmup.py``).
+    """
+    own_state = state is None
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if own_state:
+            app.state.ci = ServerState.open(
+                home or current_home(), token=token, inbox_interval=inbox_interval
+            )
+        if warm:
+            warmer = Warmer(app, app.state.ci)
+            app.state.ci.after_write.append(warmer.request)
+            warmer.request()
+        try:
+            yield
+        finally:
+            if own_state:
+                app.state.ci.close()
+
+    app = FastAPI(
+        title="crossinvest",
+        version="1",
+        description=DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        lifespan=lifespan,
+    )
+    if state is not None:
+        app.state.ci = state
+    install_handlers(app)
+    app.add_middleware(CachedAnswers)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/api/docs", include_in_schema=False)
+    async def api_docs() -> HTMLResponse:
+        # FastAPI's default page loads Swagger UI from a CDN; ours is served locally.
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "",
+            title="crossinvest API",
+            swagger_js_url="/static/vendor/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+
+    get_plugin_manager().hook.register_routes(app=app)
+    return app

@@ -1,0 +1,241 @@
+"""Enterprise datasets: search, the qualifying list behind a figure, profile, ownership chain.
+
+All of them keep to the actor's scope (``ctx.scope.sql`` on the enterprise's
+division). Lists page by key: the cursor is the last ``enterprise_key`` seen.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crossinvest.access.gate import ReadContext, dataset
+from crossinvest.analytics.periods import PeriodError, parse_period
+from crossinvest.warehouse.connection import fetch_dicts
+from crossinvest.web.envelope import bad_request, not_found
+
+MAX_DEPTH = 10  # definitions.md: a path stops after 10 levels
+
+
+@dataset("search", guard="enterprise")
+def search(ctx: ReadContext, *, q: str, cursor: str | None = None, limit: int = 50) -> dict:
+    """Enterprises whose name contains ``q`` or whose USCC / registration number starts with it."""
+    q = q.strip()
+    if not q:
+        return {"rows": [], "next": None}
+    scope_sql, scope_params = ctx.scope.sql("region_code")
+    where = [
+        "(name ILIKE ? OR uscc LIKE ? OR reg_no LIKE ?)",
+        scope_sql,
+    ]
+    like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    params: list[Any] = [like, q.upper() + "%", q + "%", *scope_params]
+    if cursor is not None:
+        where.append("enterprise_key > ?")
+        params.append(cursor)
+    rows = fetch_dicts(
+        ctx.con,
+        f"""
+        SELECT enterprise_key, uscc, name, region_code, industry_code, industry_section,
+               strftime(established_on, '%Y-%m-%d') AS established_on, registered_capital_wan, status
+        FROM registry WHERE {" AND ".join(where)}
+        ORDER BY enterprise_key LIMIT ?
+        """,
+        [*params, limit + 1],
+    )
+    nxt = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        nxt = rows[-1]["enterprise_key"]
+    return {"rows": rows, "next": nxt}
+
+
+# Which lookup column a filter reads: origin side (an_groups' origin) or enterprise side.
+_ORIGIN_COL = {
+    "origin_province": "o.province_code",
+    "origin_prefecture": "o.prefecture_code",
+    "district": "o.district_code",
+}
+_ENTERPRISE_COL = {
+    "district": "er.district_code",
+    "dest_province": "er.province_code",
+    "dest_prefecture": "er.prefecture_code",
+    "industry_division": "e.division",
+    "industry_section": "COALESCE(e.section, dv.section)",
+    "support_region": "sp.support_code",
+}
+
+
+@dataset("enterprise_list", guard="enterprise")
+def enterprise_list(
+    ctx: ReadContext,
+    *,
+    kind: str,
+    period: str,
+    filters: dict[str, list[str]] | None = None,
+    penetrate: bool = False,
+    include_persons: bool = False,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> dict:
+    """The qualifying enterprises behind a figure (the drill-down's last level).
+
+    Read from the statistics layer's materialised tables with the rules of
+    ``analytics.answer`` (active at the reference date, the variant's qualifying
+    investors, origin and enterprise filters); a test checks that the list has
+    exactly as many enterprises as the figure it explains.
+    """
+    from crossinvest.analytics.dims import is_origin_dim
+
+    try:
+        p = parse_period(period)
+    except PeriodError as e:
+        raise bad_request(str(e), "invalid period") from e
+    flt = ctx.stats_filters(filters or None) or {}
+    origin_where, ent_where, params_o, params_e = ["TRUE"], ["TRUE"], [], []
+    for dim, values in flt.items():
+        holes = ", ".join("?" for _ in values) or "NULL"
+        if is_origin_dim(kind, dim):
+            origin_where.append(f"{_ORIGIN_COL[dim]} IN ({holes})")
+            params_o += values
+        else:
+            ent_where.append(f"{_ENTERPRISE_COL[dim]} IN ({holes})")
+            params_e += values
+    if cursor is not None:
+        ent_where.append("e.enterprise_key > ?")
+        params_e.append(cursor)
+    ref = p.reference_date
+    sql = f"""
+        WITH g AS (
+            SELECT g.enterprise_key, sum(g.investment_wan) AS investment_wan,
+                   string_agg(DISTINCT COALESCE(o.province_name, '未知'), '、') AS origins
+            FROM an_groups g LEFT JOIN an_region_lookup o ON o.code = g.origin_code
+            WHERE g.kind = ? AND g.penetrate = ? AND (? OR NOT g.via_person) AND {" AND ".join(origin_where)}
+            GROUP BY g.enterprise_key
+        )
+        SELECT e.enterprise_key, r.uscc, r.name, e.region_code,
+               COALESCE(er.district_name, er.prefecture_name, er.name) AS region_name,
+               COALESCE(e.section, dv.section) AS industry_section, sc.section_name AS industry_section_name,
+               strftime(r.established_on, '%Y-%m-%d') AS established_on, g.origins, g.investment_wan,
+               t.tax_wan, st.revenue_wan, st.employees
+        FROM g JOIN an_enterprises e USING (enterprise_key)
+        LEFT JOIN an_region_lookup er ON er.code = e.region_code
+        LEFT JOIN (SELECT division_code, any_value(section) AS section FROM an_industry_lookup
+                   WHERE division_code IS NOT NULL GROUP BY 1) dv ON dv.division_code = e.division
+        LEFT JOIN (SELECT section, any_value(section_name) AS section_name FROM an_industry_lookup
+                   WHERE division_code IS NULL GROUP BY 1) sc ON sc.section = COALESCE(e.section, dv.section)
+        LEFT JOIN (SELECT code, any_value(support_code) AS support_code FROM an_support_lookup
+                   WHERE (valid_from IS NULL OR valid_from <= ?) AND (valid_to IS NULL OR valid_to >= ?)
+                   GROUP BY 1) sp ON sp.code = e.region_code
+        LEFT JOIN (SELECT enterprise_key, sum(tax_wan) AS tax_wan FROM an_tax
+                   WHERE ym BETWEEN ? AND ? GROUP BY 1) t ON t.enterprise_key = e.enterprise_key
+        LEFT JOIN an_stats st ON st.enterprise_key = e.enterprise_key AND st.year = ?
+        LEFT JOIN registry r ON r.enterprise_key = e.enterprise_key
+        WHERE e.side = ? AND e.est_ym <= ? AND e.end_ym > ? AND {" AND ".join(ent_where)}
+        ORDER BY e.enterprise_key LIMIT ?
+    """
+    params = [
+        kind,
+        penetrate,
+        include_persons,
+        *params_o,
+        ref,
+        ref,
+        p.start_ym,
+        p.end_ym,
+        p.year,
+        "in" if kind == "inbound" else "out",
+        p.end_ym,
+        p.end_ym,
+        *params_e,
+        limit + 1,
+    ]
+    rows = fetch_dicts(ctx.con, sql, params)
+    nxt = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        nxt = rows[-1]["enterprise_key"]
+    if not ctx.sees_enterprise_money:
+        for r in rows:
+            r.pop("tax_wan", None)
+            r.pop("revenue_wan", None)
+    return {"rows": rows, "next": nxt}
+
+
+def in_scope(ctx: ReadContext, key: str) -> dict[str, Any]:
+    scope_sql, scope_params = ctx.scope.sql("region_code")
+    row = fetch_dicts(
+        ctx.con,
+        f"SELECT enterprise_key, uscc, name, region_code FROM registry "
+        f"WHERE (enterprise_key = ? OR uscc = ?) AND {scope_sql} LIMIT 1",
+        [key, key, *scope_params],
+    )
+    if not row:
+        raise not_found(f"未找到企业「{key}」", f"enterprise {key!r} not found")
+    return row[0]
+
+
+@dataset("chain", guard="enterprise")
+def chain(ctx: ReadContext, *, key: str) -> dict:
+    """Ownership upward from one enterprise as a graph with effective shares.
+
+    Paths go up through investors that are enterprises in the registry (never
+    visiting one twice, at most 10 levels), as in definitions.md's penetration;
+    every node carries the sum over its paths of the product of share ratios.
+    """
+    ent = in_scope(ctx, key)
+    root = ent["uscc"] or ent["enterprise_key"]
+    paths = fetch_dicts(
+        ctx.con,
+        f"""
+        WITH RECURSIVE up(child, investor_key, investor_name, is_person, ratio, eff, depth, path) AS (
+            SELECT s.enterprise_uscc, s.investor_key, s.investor_name, s.is_person, s.share_ratio,
+                   s.share_ratio, 1, [s.enterprise_uscc, s.investor_key]
+            FROM shareholders s WHERE s.enterprise_uscc = ?
+            UNION ALL
+            SELECT s.enterprise_uscc, s.investor_key, s.investor_name, s.is_person, s.share_ratio,
+                   up.eff * s.share_ratio, up.depth + 1, list_append(up.path, s.investor_key)
+            FROM up JOIN shareholders s ON s.enterprise_uscc = up.investor_key
+            WHERE up.depth < {MAX_DEPTH} AND NOT list_contains(up.path, s.investor_key)
+        )
+        SELECT up.child, up.investor_key, up.investor_name, up.is_person, up.ratio, up.eff, up.depth,
+               r.region_code AS registry_region, r.name AS registry_name,
+               (r.enterprise_key IS NOT NULL) AS in_registry
+        FROM up LEFT JOIN registry r ON r.uscc = up.investor_key
+        ORDER BY up.depth, up.investor_key
+        """,
+        [root],
+    )
+    nodes: dict[str, dict[str, Any]] = {
+        root: {
+            "id": root,
+            "name": ent["name"],
+            "region_code": ent["region_code"],
+            "depth": 0,
+            "effective_share": 1.0,
+            "is_person": False,
+            "in_registry": True,
+        }
+    }
+    edges: dict[tuple[str, str], dict[str, Any]] = {}
+    for p in paths:
+        # Persons are shown by name only: their key is a hash of an ID number.
+        nid = f"person:{p['child']}:{p['investor_name']}" if p["is_person"] else p["investor_key"]
+        node = nodes.setdefault(
+            nid,
+            {
+                "id": nid,
+                "name": p["registry_name"] or p["investor_name"],
+                "region_code": p["registry_region"],
+                "depth": p["depth"],
+                "effective_share": 0.0,
+                "is_person": bool(p["is_person"]),
+                "in_registry": bool(p["in_registry"]),
+            },
+        )
+        node["depth"] = min(node["depth"], p["depth"])
+        if p["eff"] is not None:
+            node["effective_share"] += p["eff"]
+        edges.setdefault(
+            (nid, p["child"]), {"source": nid, "target": p["child"], "share_ratio": p["ratio"]}
+        )
+    return {"root": root, "nodes": list(nodes.values()), "edges": list(edges.values())}

@@ -1,0 +1,1 @@
+"""One module per page (and per API area); each exposes ``router``."""

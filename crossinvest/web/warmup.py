@@ -1,0 +1,99 @@
+"""Warming the answer cache: the main pages and the API answers they show, off the request path.
+
+After the server starts, and again after every write job, a background thread
+requests the overview, the inbound and outbound pages, and every API query those
+pages show (their ``data-api`` attributes), through the application itself. The
+first visitor after a load then gets cached answers instead of the statistics
+layer's first-run cost (compiling a query costs more than running it).
+Requests go through the normal path, so they are authorised and cached exactly
+as a visitor's would be.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import threading
+from typing import Any
+
+log = logging.getLogger("crossinvest.web")
+
+PAGES = ("/", "/inbound", "/outbound")
+_DATA_API = re.compile(r'data-api="([^"]+)"')
+
+
+async def _get(app: Any, url: str) -> tuple[int, bytes]:
+    path, _, query = url.replace("&amp;", "&").partition("?")
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": [(b"host", b"localhost"), (b"accept", b"text/html")],
+        "client": ("127.0.0.1", 0),
+        "server": ("127.0.0.1", 0),
+    }
+    status, body = 0, bytearray()
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        elif message["type"] == "http.response.body":
+            body.extend(message.get("body", b""))
+
+    await app(scope, receive, send)
+    return status, bytes(body)
+
+
+async def warm(app: Any) -> int:
+    """Request the main pages and their API queries; return how many answered 200."""
+    ok = 0
+    for page in PAGES:
+        status, body = await _get(app, page)
+        ok += status == 200
+        for api in dict.fromkeys(_DATA_API.findall(body.decode("utf-8", "replace"))):
+            ok += (await _get(app, api))[0] == 200
+    return ok
+
+
+class Warmer:
+    """Runs ``warm`` in a thread; a request while one runs schedules one more run."""
+
+    def __init__(self, app: Any, state: Any):
+        self.app = app
+        self.state = state
+        self._lock = threading.Lock()
+        self._again = False
+        self._running = False
+
+    def request(self) -> None:
+        with self._lock:
+            if self._running:
+                self._again = True
+                return
+            self._running = True
+            self.state.warming = True
+        threading.Thread(target=self._run, name="crossinvest-warm-up", daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                asyncio.run(warm(self.app))
+            except Exception:  # warming is an optimisation: never fatal
+                log.exception("warm-up failed")
+            with self._lock:
+                if not self._again:
+                    self._running = False
+                    self.state.warming = False
+                    return
+                self._again = False

@@ -84,6 +84,9 @@ DEFAULT_SETTINGS: dict = {
     # Splink match-weight bands (issue 4).
     "link_accept_weight": 10.0,
     "link_review_weight": 4.0,
+    "link_margin_weight": 4.0,
+    "link_max_review_candidates": 3,
+    "link_engine": "duckdb",
 }
 
 

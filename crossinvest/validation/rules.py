@@ -147,7 +147,12 @@ def field_sql(source: Source, f: Field, present: bool, fx: dict[str, float]) -> 
         out[f.name] = p
         checks.append(Check(f.name, f"{c} IS NOT NULL AND {p} IS NULL", f"「{label}」不是有效的非负整数"))
     elif f.kind == "ratio":
-        l2[p] = f"ci_parse_ratio({c})"
+        # Fast path for bare numbers: '35' -> 0.35, '0.35' -> 0.35.
+        l2[p] = (
+            f"CASE WHEN isfinite(TRY_CAST({c} AS DOUBLE)) THEN "
+            f"CASE WHEN TRY_CAST({c} AS DOUBLE) > 1 THEN TRY_CAST({c} AS DOUBLE) / 100 ELSE TRY_CAST({c} AS DOUBLE) END "
+            f"ELSE ci_parse_ratio({c}) END"
+        )
         out[f.name] = p
         checks.append(Check(f.name, f"{c} IS NOT NULL AND {p} IS NULL", f"「{label}」不是有效比例"))
         checks.append(Check(f.name, f"{p} < 0 OR {p} > 1", f"「{label}」超出 0–100%"))

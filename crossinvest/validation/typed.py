@@ -38,20 +38,17 @@ def _derived(source: Source) -> dict[str, str]:
             "industry_section": "indsec_industry_code",
         }
     if source.name == "shareholders":
-        person = (
-            "(COALESCE(c_investor_type, '') LIKE '%自然人%' OR COALESCE(c_investor_id_type, '') LIKE '%身份证%'"
-            " OR (COALESCE(c_investor_id_type, '') NOT LIKE '%信用代码%' AND ci_resident_id_valid(p_investor_id)"
-            " AND NOT COALESCE(ci_uscc_valid(p_investor_id), false)))"
-        )
-        pid_hash = "sha256(getvariable('ci_secret') || ':' || p_investor_id)"
+        # is_person and pid_hash are computed once in the level-4 select
+        # (_level4): the ID checks are large expressions, and DuckDB does not
+        # share common subexpressions across CASE branches.
         return {
-            "is_person": f"COALESCE({person}, false)",
-            "investor_id": f"CASE WHEN {person} THEN NULL ELSE p_investor_id END",
-            "person_division": f"CASE WHEN {person} AND length(p_investor_id) >= 15 THEN left(p_investor_id, 6) END",
-            "person_id_hash": f"CASE WHEN {person} AND p_investor_id IS NOT NULL THEN {pid_hash} END",
+            "is_person": "_is_person",
+            "investor_id": "CASE WHEN _is_person THEN NULL ELSE p_investor_id END",
+            "person_division": "CASE WHEN _is_person AND length(p_investor_id) >= 15 THEN left(p_investor_id, 6) END",
+            "person_id_hash": "CASE WHEN _is_person THEN _pid_hash END",
             "investor_key": (
-                f"CASE WHEN {person} AND p_investor_id IS NOT NULL THEN 'P:' || {pid_hash} "
-                f"WHEN p_investor_id IS NOT NULL THEN p_investor_id ELSE 'N:' || c_investor_name END"
+                "CASE WHEN _is_person AND p_investor_id IS NOT NULL THEN 'P:' || _pid_hash "
+                "WHEN p_investor_id IS NOT NULL THEN p_investor_id ELSE 'N:' || c_investor_name END"
             ),
         }
     if source.name == "tax":
@@ -66,6 +63,38 @@ def _derived(source: Source) -> dict[str, str]:
             "unit_uscc": "CASE WHEN ci_uscc_valid(p_uscc) THEN p_uscc END",
         }
     raise ValueError(source.name)
+
+
+def _level3_extra(source: Source) -> dict[str, str]:
+    """Source-specific values needed by the level-4 columns, each evaluated once."""
+    if source.name == "shareholders":
+        # Declared types decide; the ID checks run only for rows that declare neither.
+        return {
+            "_person_declared": (
+                "CASE WHEN COALESCE(c_investor_type, '') LIKE '%自然人%' "
+                "OR COALESCE(c_investor_id_type, '') LIKE '%身份证%' THEN true "
+                "WHEN COALESCE(c_investor_id_type, '') LIKE '%信用代码%' "
+                "OR COALESCE(c_investor_type, '') SIMILAR TO '.*(企业|法人|公司|合伙|团体|机构).*' THEN false END"
+            ),
+        }
+    return {}
+
+
+def _level4(source: Source) -> dict[str, str]:
+    if source.name == "shareholders":
+        person = (
+            "COALESCE(_person_declared, COALESCE(ci_resident_id_valid(p_investor_id), false) "
+            "AND NOT COALESCE(ci_uscc_valid(p_investor_id), false))"
+        )
+        return {
+            "_is_person": person,
+            # Keyed hash of the ID (the key is a session variable, see load.set_secret).
+            "_pid_hash": (
+                f"CASE WHEN p_investor_id IS NOT NULL AND ({person}) "
+                "THEN sha256(getvariable('ci_secret') || ':' || p_investor_id) END"
+            ),
+        }
+    return {}
 
 
 def plan_typed(
@@ -94,6 +123,8 @@ def plan_typed(
     l1 = ", ".join(f"{p.clean} AS c_{name}" for name, p in pieces.items())
     l2 = ", ".join(f"{expr} AS {col}" for p in pieces.values() for col, expr in p.level2.items())
     l3_parts = [f"{expr} AS {col}" for p in pieces.values() for col, expr in p.level3.items()]
+    l3_parts += [f"{expr} AS {col}" for col, expr in _level3_extra(source).items()]
+    l4 = "".join(f", {expr} AS {col}" for col, expr in _level4(source).items())
     joins = []
     for f in source.fields:
         if f.kind == "region":
@@ -132,14 +163,14 @@ def plan_typed(
     SELECT _row, {", ".join(select_cols)},
            {mask(errors)} AS _err,
            {mask(warnings)} AS _warn
-    FROM (
+    FROM (SELECT l3.*{l4} FROM (
         SELECT l2.*{", " + l3 if l3 else ""}
         FROM (
             SELECT l1.*{", " + l2 if l2 else ""}
             FROM (SELECT _row, {l1} FROM {staged_table}) l1
         ) l2
         {" ".join(joins)}
-    ) l3
+    ) l3) l4
     """
     return TypedPlan(sql=sql, errors=errors, warnings=warnings, outputs=list(table_columns))
 

@@ -39,7 +39,10 @@ def run(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> duckdb.
 
 
 def fetch_one(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> tuple | None:
-    return run(con, sql, params).fetchone()
+    # Read the result to the end: in DuckDB 2.0 a half-read result blocks the
+    # connection's next query (Splink's, in the same load transaction).
+    rows = run(con, sql, params).fetchall()
+    return rows[0] if rows else None
 
 
 def fetch_all(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> list[tuple]:

@@ -117,7 +117,12 @@ def _load_staged(
     set_secret(con, secret)
     plan = plan_typed(source, staged.table, set(staged.columns), wh.home.settings()["fx_to_cny"], typed, cols)
     progress("校验 validate", 0, n)
-    run(con, plan.sql)
+    # Typed rows carry _row, so their physical order does not matter.
+    run(con, "SET preserve_insertion_order = false")
+    try:
+        run(con, plan.sql)
+    finally:
+        run(con, "SET preserve_insertion_order = true")
     if source.name == "registry":
         derive_registry_regions(con, typed)
     rejected, warned = fetch_one(
@@ -154,6 +159,9 @@ def _load_staged(
             """,
         )
         match = " AND ".join(f"d.{k} = t.{k}" for k in source.key)
+        # Row order in the table carries no meaning (row_no does), so let DuckDB
+        # write in parallel.
+        run(con, "SET preserve_insertion_order = false")
         run(
             con,
             f"""
@@ -164,6 +172,7 @@ def _load_staged(
             WHERE t._err = 0
             """,
         )
+        run(con, "SET preserve_insertion_order = true")
         run(con, f"DROP TABLE {typed}_last")
         elapsed = time.perf_counter() - started
         run(

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+# Module level: Typer evaluates the string annotations of the command below
+# in this module's globals.
+import typer
+
 from crossinvest.hooks import hookimpl
 
 
@@ -43,7 +47,6 @@ def register_routes(app: Any) -> None:
 
 @hookimpl
 def register_commands(app: Any) -> None:
-    import typer
 
     @app.command()
     def serve(

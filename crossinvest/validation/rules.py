@@ -122,17 +122,12 @@ def field_sql(source: Source, f: Field, present: bool, fx: dict[str, float]) -> 
                 Check(f.name, f"{c} IS NOT NULL AND NOT v_{f.name}", f"「{label}」校验位不符或格式错误")
             )
     elif f.kind == "date":
-        # Fast path: most cells are ISO dates, which a cast reads far quicker.
-        l2[p] = f"COALESCE(TRY_CAST({c} AS DATE), ci_parse_date({c}))"
+        l2[p] = f"ci_parse_date({c})"
         out[f.name] = p
         checks.append(Check(f.name, f"{c} IS NOT NULL AND {p} IS NULL", f"「{label}」不是有效日期"))
     elif f.kind == "money":
         cur = "c_currency" if (source.name == "registry" and f.name == "registered_capital") else None
-        # Fast path for plain numbers (the common case); units go through the macro.
-        l2[f"m_{f.name}"] = (
-            f"CASE WHEN isfinite(TRY_CAST({c} AS DOUBLE)) THEN {{'num': TRY_CAST({c} AS DOUBLE), 'unit': ''}} "
-            f"ELSE ci_money_parts({c}) END"
-        )
+        l2[f"m_{f.name}"] = f"ci_money_parts({c})"
         l3[f"u_{f.name}"] = _unit_factor_sql(f"m_{f.name}.unit", f.unit or "万元", fx, cur)
         value = f"(m_{f.name}.num * u_{f.name})"
         out[f"{f.name}_wan"] = value

@@ -76,6 +76,10 @@ def _level3_extra(source: Source) -> dict[str, str]:
                 "WHEN COALESCE(c_investor_id_type, '') LIKE '%信用代码%' "
                 "OR COALESCE(c_investor_type, '') SIMILAR TO '.*(企业|法人|公司|合伙|团体|机构).*' THEN false END"
             ),
+            # The check macros rely on DuckDB sharing subexpressions, which it does
+            # in a plain select list only: keep them out of AND/OR.
+            "_rid_ok": "ci_resident_id_valid(p_investor_id)",
+            "_iuscc_ok": "ci_uscc_valid(p_investor_id)",
         }
     return {}
 
@@ -83,8 +87,7 @@ def _level3_extra(source: Source) -> dict[str, str]:
 def _level4(source: Source) -> dict[str, str]:
     if source.name == "shareholders":
         person = (
-            "COALESCE(_person_declared, COALESCE(ci_resident_id_valid(p_investor_id), false) "
-            "AND NOT COALESCE(ci_uscc_valid(p_investor_id), false))"
+            "COALESCE(_person_declared, COALESCE(_rid_ok, false) AND NOT COALESCE(_iuscc_ok, false))"
         )
         return {
             "_is_person": person,

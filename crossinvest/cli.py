@@ -99,7 +99,12 @@ def ingest(
 
 def _ingest_via_server(source: str, files: list[Path], *, json_: bool, strict: bool, busy: str) -> int:
     from crossinvest.config import current_home
-    from crossinvest.web.client import LoadFailed, LoadRefusedByServer, ServerUnavailable, submit_load
+    from crossinvest.web.client import (
+        LoadFailed,
+        LoadRefusedByServer,
+        ServerUnavailable,
+        submit_load,
+    )
 
     code = 0
     for path in files:

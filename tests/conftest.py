@@ -32,7 +32,9 @@ def samples() -> Path:
     return SAMPLES
 
 
-def run_cli(*args: str, home: Home | None = None, check: bool = False, timeout: float = 300) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, home: Home | None = None, check: bool = False, timeout: float = 300
+) -> subprocess.CompletedProcess:
     """Run ``crossinvest`` as a separate process, as an operator's script would."""
     env = dict(os.environ)
     if home is not None:
@@ -45,5 +47,7 @@ def run_cli(*args: str, home: Home | None = None, check: bool = False, timeout: 
         timeout=timeout,
     )
     if check and proc.returncode != 0:
-        raise AssertionError(f"crossinvest {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
+        raise AssertionError(
+            f"crossinvest {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}"
+        )
     return proc

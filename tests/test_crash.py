@@ -24,7 +24,9 @@ def write_registry(path: Path, n: int, seed: int = 1) -> None:
         for i in range(n):
             body = "91310115" + "".join(rnd.choice(CHARS) for _ in range(9))
             code = body + uscc.calc_check_digit(body)
-            f.write(f"{code},上海测试{i}科技有限公司,2015-0{1 + i % 9}-1{i % 9},{i % 5000}.5,310115\n")
+            f.write(
+                f"{code},上海测试{i}科技有限公司,2015-0{1 + i % 9}-1{i % 9},{i % 5000}.5,310115\n"
+            )
 
 
 def test_sigkill_leaves_no_partial_batch(home, tmp_path):
@@ -37,7 +39,9 @@ def test_sigkill_leaves_no_partial_batch(home, tmp_path):
     subprocess.run(cmd, env=env, check=True, capture_output=True)
     full = time.perf_counter() - t
     with connect(home) as wh:
-        wh.con.execute("DELETE FROM registry_rows; DELETE FROM batches; DELETE FROM rejects; DELETE FROM quarantine")
+        wh.con.execute(
+            "DELETE FROM registry_rows; DELETE FROM batches; DELETE FROM rejects; DELETE FROM quarantine"
+        )
 
     rnd = random.Random(7)
     for _ in range(4):
@@ -49,7 +53,9 @@ def test_sigkill_leaves_no_partial_batch(home, tmp_path):
             batches = wh.con.execute("SELECT batch_id, rows_loaded FROM batches").fetchall()
             rows = wh.con.execute("SELECT count(*) FROM registry_rows").fetchone()[0]
             # Either nothing of the load is there, or all of it: never a partial batch.
-            assert (batches == [] and rows == 0) or (len(batches) == 1 and rows == batches[0][1] == 300_000), (
+            assert (batches == [] and rows == 0) or (
+                len(batches) == 1 and rows == batches[0][1] == 300_000
+            ), (
                 batches,
                 rows,
             )

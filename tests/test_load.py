@@ -28,7 +28,15 @@ TAX_ROWS, TAX_REPEATS = 687, 7
 def snapshot(con) -> dict:
     """Everything a load may touch, for 'exactly as before' comparisons."""
     out = {}
-    for t in ("batches", "rejects", "quarantine", "registry_rows", "shareholders_rows", "tax_rows", "stats_rows"):
+    for t in (
+        "batches",
+        "rejects",
+        "quarantine",
+        "registry_rows",
+        "shareholders_rows",
+        "tax_rows",
+        "stats_rows",
+    ):
         out[t] = sorted(map(repr, con.execute(f"SELECT * FROM {t}").fetchall()))
     return out
 
@@ -36,7 +44,11 @@ def snapshot(con) -> dict:
 def test_samples_load_with_expected_counts(home, samples):
     with connect(home) as wh:
         reg = load_file(wh, "registry", samples / "registry.xlsx")
-        assert (reg.rows_read, reg.rows_rejected, reg.rows_loaded) == (REGISTRY_ROWS, REGISTRY_BAD, 55)
+        assert (reg.rows_read, reg.rows_rejected, reg.rows_loaded) == (
+            REGISTRY_ROWS,
+            REGISTRY_BAD,
+            55,
+        )
         assert [r["row"] for r in reg.rejects] == list(range(56, 66))
         assert {r["column"] for r in reg.rejects} == {"统一社会信用代码", "成立日期"}
         sh = load_file(wh, "shareholders", samples / "shareholders.csv")
@@ -50,9 +62,16 @@ def test_samples_load_with_expected_counts(home, samples):
         assert con.execute("SELECT count(*) FROM tax").fetchone()[0] == TAX_ROWS - TAX_REPEATS
         assert con.execute("SELECT count(*) FROM tax WHERE taxpayer_id IS NULL").fetchone()[0] == 15
         # Full-width USCC in stats.tsv is folded and recognised as valid.
-        assert con.execute("SELECT count(*) FROM stats WHERE unit_uscc = '91310118M75PU3DXYN'").fetchone()[0] == 1
+        assert (
+            con.execute(
+                "SELECT count(*) FROM stats WHERE unit_uscc = '91310118M75PU3DXYN'"
+            ).fetchone()[0]
+            == 1
+        )
         # Money normalised to 万元: stats revenue 1908838.4 千元 -> 190883.84 万元.
-        rev = con.execute("SELECT revenue_wan FROM stats WHERE unit_uscc = '91310114NGXYDGTXM1'").fetchone()[0]
+        rev = con.execute(
+            "SELECT revenue_wan FROM stats WHERE unit_uscc = '91310114NGXYDGTXM1'"
+        ).fetchone()[0]
         assert rev == pytest.approx(190883.84)
         # Tax 138815.52 元 -> 13.881552 万元, period 201712 -> 2017-12-01.
         t = con.execute(
@@ -70,7 +89,9 @@ def test_samples_load_with_expected_counts(home, samples):
         assert ratios["北京川德电子有限公司"] == pytest.approx(0.45)
         assert ratios["云南海华医药股份有限公司"] == pytest.approx(0.16)
         # XLSX registered capital '29490.44万元' and plain numbers both in 万元.
-        cap = con.execute("SELECT registered_capital_wan FROM registry WHERE uscc = '91310107283FQEFLCL'").fetchone()[0]
+        cap = con.execute(
+            "SELECT registered_capital_wan FROM registry WHERE uscc = '91310107283FQEFLCL'"
+        ).fetchone()[0]
         assert cap == pytest.approx(29490.44)
 
 
@@ -82,9 +103,12 @@ def test_resident_ids_never_stored(home, samples):
             "SELECT count(*), count(person_id_hash), count(investor_id) FROM shareholders WHERE is_person"
         ).fetchone()
         assert persons[0] > 0 and persons[1] == persons[0] and persons[2] == 0
-        assert con.execute(
-            "SELECT person_division FROM shareholders WHERE investor_name = '王芳' AND enterprise_uscc = '91310107283FQEFLCL'"
-        ).fetchone()[0] == "310105"
+        assert (
+            con.execute(
+                "SELECT person_division FROM shareholders WHERE investor_name = '王芳' AND enterprise_uscc = '91310107283FQEFLCL'"
+            ).fetchone()[0]
+            == "310105"
+        )
         archive = next(home.archive.rglob("*.masked.csv"))
         text = archive.read_text(encoding="utf-8")
     raw = (samples / "shareholders.csv").read_text(encoding="utf-8-sig")
@@ -92,7 +116,9 @@ def test_resident_ids_never_stored(home, samples):
     assert full_ids
     for pid in full_ids:
         assert pid not in text, "a full resident ID reached the archive"
-        assert pid not in home.warehouse.read_bytes().decode("latin-1"), "a full resident ID reached the warehouse file"
+        assert pid not in home.warehouse.read_bytes().decode("latin-1"), (
+            "a full resident ID reached the warehouse file"
+        )
 
 
 def test_same_bytes_twice_is_a_noop(home, samples):
@@ -117,13 +143,16 @@ def test_correction_supersedes_and_rollback_restores(home, samples):
         assert con.execute(q, list(key)).fetchall() == [(pytest.approx(0.816219),)]
         # History keeps the superseded version.
         versions = con.execute(
-            "SELECT count(*) FROM tax_rows WHERE taxpayer_id = ? AND period = ?::DATE AND tax_type = ?", list(key)
+            "SELECT count(*) FROM tax_rows WHERE taxpayer_id = ? AND period = ?::DATE AND tax_type = ?",
+            list(key),
         ).fetchone()[0]
         assert versions == 1 + len(before)
         rollback_batch(wh, corr.batch)
         assert con.execute(q, list(key)).fetchall() == before
         assert con.execute("SELECT sum(tax_paid_wan), count(*) FROM tax").fetchone() == total_before
-        status = con.execute("SELECT status FROM batches WHERE batch_id = ?", [corr.batch]).fetchone()[0]
+        status = con.execute(
+            "SELECT status FROM batches WHERE batch_id = ?", [corr.batch]
+        ).fetchone()[0]
         assert status == "rolled_back"
         # After a rollback the same bytes load again.
         again = load_file(wh, "tax", samples / "tax_correction.csv")
@@ -137,7 +166,9 @@ def test_rollback_of_older_batch_keeps_newer_values(home, samples):
         load_file(wh, "tax", samples / "tax_correction.csv")
         rollback_batch(wh, base.batch)
         # Only the 6 corrected rows remain, all current.
-        assert con.execute("SELECT count(*), count(*) FILTER (is_current) FROM tax_rows").fetchone() == (6, 6)
+        assert con.execute(
+            "SELECT count(*), count(*) FILTER (is_current) FROM tax_rows"
+        ).fetchone() == (6, 6)
 
 
 def test_refused_file_leaves_warehouse_unchanged(home, samples):
@@ -164,11 +195,14 @@ def test_quarantine_keeps_rows_and_reasons(home, samples):
     with connect(home) as wh:
         r = load_file(wh, "registry", samples / "registry.xlsx")
         con = wh.con
-        rows = con.execute("SELECT row_no, raw FROM quarantine WHERE batch_id = ? ORDER BY row_no", [r.batch]).fetchall()
+        rows = con.execute(
+            "SELECT row_no, raw FROM quarantine WHERE batch_id = ? ORDER BY row_no", [r.batch]
+        ).fetchall()
         assert [x[0] for x in rows] == list(range(56, 66))
         assert json.loads(rows[-1][1])["成立日期"] == "2018-02-30"
         reasons = con.execute(
-            "SELECT DISTINCT column_name FROM rejects WHERE batch_id = ? AND severity = 'error'", [r.batch]
+            "SELECT DISTINCT column_name FROM rejects WHERE batch_id = ? AND severity = 'error'",
+            [r.batch],
         ).fetchall()
         assert {x[0] for x in reasons} == {"uscc", "established_on"}
 
@@ -177,10 +211,21 @@ def test_cli_contract(home, samples):
     proc = run_cli("ingest", "tax", str(samples / "tax.csv"), "--json", home=home)
     assert proc.returncode == 0, proc.stderr
     obj = json.loads(proc.stdout)
-    assert set(obj) >= {"batch", "source", "file", "sha256", "rows_read", "rows_loaded", "rows_rejected",
-                        "duplicate_file", "rejects"}
+    assert set(obj) >= {
+        "batch",
+        "source",
+        "file",
+        "sha256",
+        "rows_read",
+        "rows_loaded",
+        "rows_rejected",
+        "duplicate_file",
+        "rejects",
+    }
     assert obj["file"] == "tax.csv" and obj["source"] == "tax" and not obj["duplicate_file"]
-    again = json.loads(run_cli("ingest", "tax", str(samples / "tax.csv"), "--json", home=home).stdout)
+    again = json.loads(
+        run_cli("ingest", "tax", str(samples / "tax.csv"), "--json", home=home).stdout
+    )
     assert again["duplicate_file"] is True and again["rows_loaded"] == 0
     bad = run_cli("ingest", "tax", str(samples / "bad_missing_column.csv"), "--json", home=home)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
@@ -195,7 +240,9 @@ def test_cli_contract(home, samples):
 
 
 def test_xlsx_registry_json_rejects(home, samples):
-    proc = run_cli("ingest", "registry", str(samples / "registry.xlsx"), "--json", home=home, check=True)
+    proc = run_cli(
+        "ingest", "registry", str(samples / "registry.xlsx"), "--json", home=home, check=True
+    )
     obj = json.loads(proc.stdout)
     assert obj["rows_rejected"] == REGISTRY_BAD and len(obj["rejects"]) == REGISTRY_BAD
     assert all(set(r) == {"row", "column", "reason"} for r in obj["rejects"])

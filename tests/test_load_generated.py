@@ -40,7 +40,8 @@ def test_every_planted_defect_found_and_nothing_else(home, delivery):
             warned = {
                 row
                 for (row,) in wh.con.execute(
-                    "SELECT DISTINCT row_no FROM rejects WHERE batch_id = ? AND severity = 'warning'", [r.batch]
+                    "SELECT DISTINCT row_no FROM rejects WHERE batch_id = ? AND severity = 'warning'",
+                    [r.batch],
                 ).fetchall()
             }
             assert warned == {w["row"] for w in info.get("warning_rows", [])}, name
@@ -61,7 +62,9 @@ def test_formula_like_cells_are_data(home, delivery):
 def test_reloading_every_file_is_a_noop(home, delivery):
     out, manifest = delivery
     with connect(home) as wh:
-        for name, info in sorted(manifest["files"].items(), key=lambda kv: ORDER.index(kv[1]["source"]))[:2]:
+        for name, info in sorted(
+            manifest["files"].items(), key=lambda kv: ORDER.index(kv[1]["source"])
+        )[:2]:
             first = load_file(wh, info["source"], out / name)
             again = load_file(wh, info["source"], out / name)
             assert again.duplicate_file and again.batch == first.batch

@@ -126,9 +126,13 @@ def enterprise_list(
         LEFT JOIN (SELECT code, any_value(support_code) AS support_code FROM an_support_lookup
                    WHERE (valid_from IS NULL OR valid_from <= ?) AND (valid_to IS NULL OR valid_to >= ?)
                    GROUP BY 1) sp ON sp.code = e.region_code
-        LEFT JOIN (SELECT enterprise_key, sum(tax_wan) AS tax_wan FROM an_tax
-                   WHERE ym BETWEEN ? AND ? GROUP BY 1) t ON t.enterprise_key = e.enterprise_key
-        LEFT JOIN an_stats st ON st.enterprise_key = e.enterprise_key AND st.year = ?
+        LEFT JOIN (SELECT enterprise_key, sum(v) AS tax_wan
+                   FROM (UNPIVOT (SELECT enterprise_key, year, t01, t02, t03, t04, t05, t06, t07, t08, t09,
+                                         t10, t11, t12 FROM an_yearly)
+                         ON t01, t02, t03, t04, t05, t06, t07, t08, t09, t10, t11, t12 INTO NAME m VALUE v)
+                   WHERE year * 100 + CAST(substr(m, 2) AS INTEGER) BETWEEN ? AND ?
+                   GROUP BY 1) t ON t.enterprise_key = e.enterprise_key
+        LEFT JOIN an_yearly st ON st.enterprise_key = e.enterprise_key AND st.year = ?
         LEFT JOIN registry r ON r.enterprise_key = e.enterprise_key
         WHERE e.side = ? AND e.est_ym <= ? AND e.end_ym > ? AND {" AND ".join(ent_where)}
         ORDER BY e.enterprise_key LIMIT ?

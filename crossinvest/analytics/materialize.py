@@ -1,0 +1,355 @@
+"""Building the materialised statistics on DuckDB, in full or for a set of enterprises.
+
+Everything here runs inside the caller's transaction and never commits: a load
+or rollback and the refresh of its figures are one unit of work.
+
+The per-enterprise tables are the Ibis expressions of ``model``/``penetration``
+stored; ``an_cube`` is ``cube.contributions`` for every kind and origin level
+over the horizon (the years the tax and statistics data cover).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import duckdb
+import ibis
+import ibis.expr.types as ir
+
+from crossinvest.analytics import cube, model, penetration
+from crossinvest.analytics.engine import DuckDBEngine
+from crossinvest.analytics.lookups import refresh_lookups
+from crossinvest.analytics.tables import LEVELS, get_state, set_state
+from crossinvest.warehouse.connection import fetch_one, run
+
+CUBE_KEY_SQL = (
+    "hash(kind, level, mask, o_prov, o_pref, o_dist, e_region, e_div, e_sec, est_b, end_b, src, tm)"
+)
+# Roll-ups of an_cube without some enterprise columns (NULL there): an answer reads
+# the smallest one holding the columns it needs (query.cube_table).
+ROLLUPS: dict[str, tuple[str, ...]] = {
+    "an_cube_r0": (),
+    "an_cube_r1": ("e_region",),
+    "an_cube_r2": ("e_div", "e_sec"),
+}
+E_COLS = ("e_region", "e_div", "e_sec")
+ALL_TABLES = (
+    "investor_origins",
+    "an_enterprises",
+    "an_groups",
+    "an_pen_edges",
+    "an_pen_start",
+    "an_yearly",
+    "an_cube",
+    *ROLLUPS,
+)
+KINDS = ("inbound", "outbound")
+
+
+@dataclass
+class Inputs:
+    """The warehouse tables the statistics read, as unbound Ibis tables."""
+
+    registry: ir.Table
+    shareholders: ir.Table
+    tax_linked: ir.Table
+    stats_linked: ir.Table
+    regions: ir.Table
+    industries: ir.Table
+    support: ir.Table
+
+
+def inputs(eng: DuckDBEngine) -> Inputs:
+    return Inputs(
+        registry=eng.table("registry"),
+        shareholders=eng.table("shareholders"),
+        tax_linked=eng.table("tax_linked"),
+        stats_linked=eng.table("stats_linked"),
+        regions=eng.table("an_region_lookup"),
+        industries=eng.table("an_industry_lookup"),
+        support=eng.table("an_support_lookup"),
+    )
+
+
+def lookup_signature(con: duckdb.DuckDBPyConnection) -> str:
+    """Changes when the region lookup does (a reference-data update needs a full rebuild)."""
+    row = fetch_one(
+        con,
+        "SELECT count(*), coalesce(sum(hash(code, province_code, prefecture_code, district_code, domestic)), 0) "
+        "FROM an_region_lookup",
+    )
+    return f"{row[0]}:{row[1]}"
+
+
+def rebuild_all(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
+    """Recompute every analytics table from the warehouse; return seconds per step."""
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    refresh_lookups(con)
+    eng = DuckDBEngine(con)
+    inp = inputs(eng)
+    for t in ALL_TABLES:
+        run(con, f"DELETE FROM {t}")
+    eng.insert(
+        lambda: model.origins(inp.shareholders, inp.registry, inp.regions),
+        "investor_origins",
+        key="origins:all",
+    )
+    timings["origins"] = time.perf_counter() - t0
+    build_enterprise_tables(eng, inp, None, timings)
+    build_pen(eng, None, timings)
+    build_measures(eng, inp, None, timings)
+    t1 = time.perf_counter()
+    horizon = compute_horizon(con)
+    rebuild_cube(con, horizon)
+    timings["cube"] = time.perf_counter() - t1
+    set_state(con, built="1", h0=horizon[0], h1=horizon[1], lookup_sig=lookup_signature(con))
+    eng.drop_all()
+    timings["total"] = time.perf_counter() - t0
+    return timings
+
+
+def restrict(eng: DuckDBEngine, table: str, column: str, keys: str | None) -> str:
+    """The name to read ``table`` under: itself, or for a key set a temp copy of its rows for those keys.
+
+    Copying first (one scan with a semi-join) keeps DuckDB from joining the
+    whole table and filtering afterwards, which it otherwise tends to do.
+    """
+    if keys is None:
+        return table
+    name = f"_an_r_{table}"
+    run(
+        eng.con,
+        f'CREATE OR REPLACE TEMP TABLE "{name}" AS SELECT * FROM "{table}" '
+        f'WHERE "{column}" IN (SELECT enterprise_key FROM "{keys}")',
+    )
+    return name
+
+
+def build_enterprise_tables(
+    eng: DuckDBEngine,
+    inp: Inputs,
+    keys: str | None,
+    timings: dict[str, float] | None = None,
+    origins: str | None = None,
+) -> None:
+    """Insert an_enterprises, direct an_groups and an_pen_edges (for the enterprises in table ``keys``, or all).
+
+    ``origins``: a table holding exactly those enterprises' origin rows (saves
+    reading them back from investor_origins). Their old rows must have been
+    deleted first; penetration, tax and stats follow in ``build_pen`` and
+    ``build_measures``.
+    """
+    t0 = time.perf_counter()
+    o = origins or restrict(eng, "investor_origins", "enterprise_uscc", keys)
+    if keys is None:
+        e = "an_enterprises"
+        eng.insert(
+            lambda: model.enterprises(inp.registry, inp.regions, owned=eng.table(o)),
+            e,
+            key=f"ents:{o}",
+        )
+    else:
+        # Built into a temp table first, then appended: the groups read it without
+        # scanning an_enterprises again.
+        e = "_an_k_ents"
+        eng.materialize(
+            lambda: model.enterprises(inp.registry, inp.regions, owned=eng.table(o)),
+            e,
+            key=f"ents:{o}",
+        )
+        run(eng.con, f"INSERT INTO an_enterprises BY NAME SELECT * FROM {e}")
+    eng.insert(
+        lambda: model.direct_groups(eng.table(o), eng.table(e)), "an_groups", key=f"direct:{o}:{e}"
+    )
+    eng.insert(
+        lambda: model.pen_edges(eng.table(o), eng.table(e)), "an_pen_edges", key=f"edges:{o}:{e}"
+    )
+    if timings is not None:
+        timings["enterprises_groups"] = time.perf_counter() - t0
+
+
+def build_pen(
+    eng: DuckDBEngine, targets: str | None, timings: dict[str, float] | None = None
+) -> None:
+    """Penetrated groups for the enterprises in table ``targets`` (all when None).
+
+    Their old penetrated groups and an_pen_start rows must have been deleted.
+    """
+    t0 = time.perf_counter()
+    tgt = eng.table(targets) if targets else None
+    for kind in KINDS:
+        side = "in" if kind == "inbound" else "out"
+        tag = f"{side}_{targets or 'all'}"
+        groups = eng.table("an_groups")
+        terms = groups.filter((groups.kind == kind) & ~groups.penetrate).select(
+            "enterprise_key", "origin_code", "via_person", "share"
+        )
+        edges_all = eng.table("an_pen_edges")
+        edges = eng.materialize(
+            lambda edges_all=edges_all, side=side: edges_all.filter(edges_all.side == side).select(
+                "child_key", "parent_key", "share"
+            ),
+            f"_an_edges_{side}",
+            key=f"pen_edges:{side}",
+        )
+        starts = edges.select(start_key=edges.parent_key).distinct()
+        if tgt is not None:
+            starts = starts.filter(starts.start_key.isin(tgt.enterprise_key))
+        n_starts = fetch_one(
+            eng.con,
+            f'SELECT count(*) FROM "{edges.get_name()}"'
+            + (
+                ""
+                if tgt is None
+                else f' WHERE parent_key IN (SELECT enterprise_key FROM "{targets}")'
+            ),
+        )[0]
+        if n_starts:  # a small delivery often reaches no enterprise paths pass through
+            res = penetration.enumerate_paths(eng, terms, edges, starts, tag=tag)
+            eng.insert(
+                lambda res=res, side=side: res.mutate(side=ibis.literal(side)),
+                "an_pen_start",
+                key=f"pen_start:{tag}",
+            )
+            eng.drop(res)
+        ps = eng.table("an_pen_start")
+        ps = ps.filter(ps.side == side).drop("side")
+        ents = eng.table("an_enterprises")
+        # Combined and priced in one statement: the per-enterprise result is never stored twice.
+        eng.insert(
+            lambda terms=terms, edges=edges, ps=ps, ents=ents, kind=kind: penetration.pen_groups(
+                penetration.combine(terms, edges, ps, tgt), ents, kind
+            ),
+            "an_groups",
+            key=f"pen_groups:{tag}",
+        )
+        eng.drop(edges)
+    if timings is not None:
+        timings["penetration"] = time.perf_counter() - t0
+
+
+def build_measures(
+    eng: DuckDBEngine, inp: Inputs, keys: str | None, timings: dict[str, float] | None = None
+) -> None:
+    """an_yearly for the enterprises in an_groups (restricted to table ``keys``)."""
+    t0 = time.perf_counter()
+
+    if keys is None:
+        k = eng.materialize(
+            lambda: eng.table("an_groups").select("enterprise_key").distinct(),
+            "_an_measure_keys",
+            key="mkeys",
+        )
+        tl = inp.tax_linked
+    else:
+        # Filter before DISTINCT (DuckDB would otherwise deduplicate the whole table).
+        run(
+            eng.con,
+            f"""CREATE OR REPLACE TEMP TABLE _an_measure_keys AS SELECT DISTINCT enterprise_key FROM an_groups
+                WHERE enterprise_key IN (SELECT enterprise_key FROM "{keys}")""",
+        )
+        k = eng.table("_an_measure_keys")
+        tl = inp.tax_linked
+    eng.insert(
+        lambda: cube.enterprise_yearly(tl, inp.stats_linked, k),
+        "an_yearly",
+        key=f"yearly:{tl.get_name()}",
+    )
+    eng.drop(k)
+    if timings is not None:
+        timings["measures"] = time.perf_counter() - t0
+
+
+def compute_horizon(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    """Months the cube covers: every month of the years the tax and statistics data cover.
+
+    Without any, the years up to the latest establishment. Periods outside are
+    answered live (slower, same figures).
+    """
+    row = fetch_one(
+        con,
+        "SELECT min(year), max(year) FROM an_yearly",
+    )
+    if row and row[0] is not None:
+        y0, y1 = int(row[0]), int(row[1])
+    else:
+        row = fetch_one(con, "SELECT max(est_ym) // 100 FROM an_enterprises WHERE est_ym < 999999")
+        y1 = int(row[0]) if row and row[0] is not None else time.localtime().tm_year
+        y0 = y1 - 1
+    return y0 * 100 + 1, y1 * 100 + 12
+
+
+def cube_rows_sql(eng: DuckDBEngine, h0: int, h1: int, keys: str | None = None) -> str:
+    """SQL of the cube rows of every kind and level (for the enterprises in table ``keys``).
+
+    With ``keys``, the restricted copies are made now (they must be current);
+    the compiled SQL itself is cached.
+    """
+    g = restrict(eng, "an_groups", "enterprise_key", keys)
+    e = restrict(eng, "an_enterprises", "enterprise_key", keys)
+    y = restrict(eng, "an_yearly", "enterprise_key", keys)
+
+    def build() -> ir.Table:
+        regions = eng.table("an_region_lookup")
+        parts = [
+            cube.contributions(
+                eng.table(g),
+                eng.table(e),
+                eng.table(y),
+                regions,
+                kind=kind,
+                levels=LEVELS[kind],
+                h0=h0,
+                h1=h1,
+            ).mutate(kind=ibis.literal(kind))
+            for kind in KINDS
+        ]
+        return ibis.union(*parts)
+
+    return eng.sql(build, key=f"cube_rows:{h0}:{h1}:{g}:{e}:{y}")
+
+
+def rebuild_cube(con: duckdb.DuckDBPyConnection, horizon: tuple[int, int]) -> None:
+    """Recompute an_cube and its roll-ups from the per-enterprise tables.
+
+    Rows are ordered by kind, level and kind of row, so an answer (which reads one
+    kind and level) scans few row groups.
+    """
+    eng = DuckDBEngine(con)
+    run(con, "DELETE FROM an_cube")
+    sql = cube_rows_sql(eng, *horizon)
+    run(
+        con,
+        f"INSERT INTO an_cube BY NAME SELECT *, {CUBE_KEY_SQL} AS ck FROM ({sql}) ORDER BY kind, level, src, tm",
+    )
+    for table in ROLLUPS:
+        run(con, f"DELETE FROM {table}")
+        run(
+            con,
+            f"INSERT INTO {table} BY NAME {rollup_sql(table, 'an_cube')} ORDER BY kind, level, src, tm",
+        )
+    set_state(con, h0=horizon[0], h1=horizon[1])
+
+
+def rollup_sql(table: str, source: str) -> str:
+    """``source`` (cube-shaped) summed to the keys of roll-up ``table``, with its ck."""
+    kept = ROLLUPS[table]
+    cols = [
+        c if c not in E_COLS or c in kept else f"NULL::VARCHAR AS {c}"
+        for c in ("kind", "level", *cube.CUBE_KEYS)
+    ]
+    names = ("kind", "level", *cube.CUBE_KEYS)
+    sums = ", ".join(f"sum({m}) AS {m}" for m in cube.CUBE_MEASURES)
+    return (
+        f"SELECT *, {CUBE_KEY_SQL} AS ck FROM (SELECT {', '.join(names)}, {sums} FROM "
+        f"(SELECT {', '.join(cols)}, {', '.join(cube.CUBE_MEASURES)} FROM {source}) GROUP BY ALL)"
+    )
+
+
+def state_horizon(con: duckdb.DuckDBPyConnection) -> tuple[int, int] | None:
+    st = get_state(con)
+    if st.get("built") != "1":
+        return None
+    return int(st["h0"]), int(st["h1"])

@@ -1,0 +1,56 @@
+"""The analytics plugin: its tables, its refresh after every load and rollback, its commands."""
+
+from __future__ import annotations
+
+from crossinvest.hooks import hookimpl
+from crossinvest.warehouse.migrations import Migration
+
+
+def _tables(con) -> None:
+    from crossinvest.analytics.tables import create_tables
+
+    create_tables(con)
+
+
+def _support(con) -> None:
+    from crossinvest.analytics.support import create_tables
+
+    create_tables(con)
+
+
+def _sql_cache(con) -> None:
+    from crossinvest.analytics.sqlcache import CACHE_DDL
+
+    con.execute(CACHE_DDL)
+
+
+@hookimpl
+def register_migrations() -> list[Migration]:
+    return [
+        Migration("analytics.0001_tables", _tables),
+        Migration("analytics.0002_support_regions", _support),
+        Migration("analytics.0003_sql_cache", _sql_cache),
+    ]
+
+
+# trylast: linkage (and anything else) updates record_links in the same hook
+# first, so the figures see the links of this load.
+@hookimpl(trylast=True)
+def after_load(con, batch) -> None:
+    from crossinvest.analytics.refresh import refresh_for_batch
+
+    refresh_for_batch(con, batch.batch_id, batch.source, rolled_back=False)
+
+
+@hookimpl(trylast=True)
+def after_rollback(con, batch) -> None:
+    from crossinvest.analytics.refresh import refresh_for_batch
+
+    refresh_for_batch(con, batch.batch_id, batch.source, rolled_back=True)
+
+
+@hookimpl
+def register_commands(app) -> None:
+    from crossinvest.analytics.cli import register
+
+    register(app)

@@ -1,0 +1,135 @@
+"""The analytics tables (migrations) and a few helpers to read their state.
+
+What is materialised (see docs/definitions-impl.md):
+
+- ``investor_origins``  every current shareholder row's derived origin and rule
+- ``an_enterprises``    enterprises with shareholders: side, region, industry,
+                        months of establishment and end
+- ``an_groups``         per (kind, direct|penetrated, enterprise, origin, person?):
+                        the qualifying investors' investment and share
+- ``an_pen_edges``      the edges penetration paths continue through
+- ``an_pen_start``      path enumeration results for the enterprises in G
+- ``an_yearly``         per (enterprise, year) of the enterprises in ``an_groups``:
+                        tax of each month (t01..t12), revenue, employees
+- ``an_cube``           the figures pre-summed per (kind, origin level, variant
+                        mask, origin cell, enterprise cell, activity months,
+                        measure month) for the horizon of months in ``an_state``
+- ``an_cube_r0..r2``    an_cube summed without the enterprise's region and/or
+                        industry: what most answers read
+- ``an_state``          horizon and build markers
+- ``an_batch_touch``    enterprises each load touched, so its rollback can
+                        refresh the same ones
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from crossinvest.analytics.lookups import LOOKUP_DDL
+from crossinvest.warehouse.connection import fetch_all, run
+
+ANALYTICS_DDL = """
+CREATE TABLE investor_origins (
+    enterprise_uscc VARCHAR NOT NULL,
+    investor_key VARCHAR NOT NULL,
+    is_person BOOLEAN NOT NULL,
+    investor_uscc VARCHAR,              -- valid USCC of the investor, if any
+    investor_enterprise_key VARCHAR,    -- the investor's own registry entry, if any
+    origin_code VARCHAR,                -- GB/T 2260; NULL = unknown (未知)
+    origin_rule TINYINT NOT NULL,       -- 1..4 (definitions.md), 5 = person's ID division
+    origin_province VARCHAR,
+    origin_class VARCHAR NOT NULL,      -- D domestic, N not domestic, U unknown
+    investor_side VARCHAR,              -- registry domicile of the investor: in/out/NULL
+    subscribed_capital_wan DOUBLE,
+    share_ratio DOUBLE
+);
+CREATE TABLE an_enterprises (
+    enterprise_key VARCHAR NOT NULL,
+    side VARCHAR NOT NULL,              -- in = Shanghai, out = elsewhere in China
+    region_code VARCHAR,
+    division VARCHAR,
+    section VARCHAR,
+    est_ym INTEGER,
+    end_ym INTEGER,                     -- 999999 never; 0 always inactive
+    registered_capital_wan DOUBLE
+);
+CREATE TABLE an_groups (
+    kind VARCHAR NOT NULL,
+    enterprise_key VARCHAR NOT NULL,
+    origin_code VARCHAR NOT NULL,
+    via_person BOOLEAN NOT NULL,
+    penetrate BOOLEAN NOT NULL,
+    investment_wan DOUBLE,
+    share DOUBLE
+);
+CREATE TABLE an_pen_edges (
+    side VARCHAR NOT NULL,
+    child_key VARCHAR NOT NULL,
+    parent_key VARCHAR NOT NULL,
+    share DOUBLE
+);
+CREATE TABLE an_pen_start (
+    side VARCHAR NOT NULL,
+    start_key VARCHAR NOT NULL,
+    origin_code VARCHAR NOT NULL,
+    via_person BOOLEAN NOT NULL,
+    share9 DOUBLE,
+    share10 DOUBLE,
+    n9 BIGINT NOT NULL,
+    n10 BIGINT NOT NULL
+);
+CREATE TABLE an_yearly (
+    enterprise_key VARCHAR NOT NULL,
+    year INTEGER NOT NULL,
+    t01 DOUBLE, t02 DOUBLE, t03 DOUBLE, t04 DOUBLE, t05 DOUBLE, t06 DOUBLE,   -- tax of each month, 万元
+    t07 DOUBLE, t08 DOUBLE, t09 DOUBLE, t10 DOUBLE, t11 DOUBLE, t12 DOUBLE,
+    revenue_wan DOUBLE,
+    employees BIGINT
+);
+CREATE TABLE an_cube (
+    kind VARCHAR NOT NULL,
+    level TINYINT NOT NULL,
+    mask TINYINT NOT NULL,
+    o_prov VARCHAR, o_pref VARCHAR, o_dist VARCHAR,
+    e_region VARCHAR, e_div VARCHAR, e_sec VARCHAR,
+    est_b INTEGER NOT NULL, end_b INTEGER NOT NULL,
+    src TINYINT NOT NULL,               -- 0 base (n, inv), 1 a year's tax by month, revenue, employees
+    tm INTEGER NOT NULL,                -- src 1: the year
+    n BIGINT, inv0 DOUBLE, inv1 DOUBLE, inv2 DOUBLE, inv3 DOUBLE,
+    t01 DOUBLE, t02 DOUBLE, t03 DOUBLE, t04 DOUBLE, t05 DOUBLE, t06 DOUBLE,
+    t07 DOUBLE, t08 DOUBLE, t09 DOUBLE, t10 DOUBLE, t11 DOUBLE, t12 DOUBLE,
+    rev DOUBLE, emp BIGINT,
+    ck UBIGINT NOT NULL                 -- hash of the key columns, for incremental merges
+);
+CREATE TABLE an_cube_r0 AS SELECT * FROM an_cube WHERE false;   -- no enterprise columns
+CREATE TABLE an_cube_r1 AS SELECT * FROM an_cube WHERE false;   -- e_region only
+CREATE TABLE an_cube_r2 AS SELECT * FROM an_cube WHERE false;   -- e_div, e_sec only
+CREATE TABLE an_state (key VARCHAR PRIMARY KEY, value VARCHAR);
+CREATE TABLE an_batch_touch (batch_id BIGINT NOT NULL, enterprise_key VARCHAR);  -- NULL key: all
+"""
+
+# Tables refreshed per enterprise (key column), in the order a refresh rewrites them.
+PER_ENTERPRISE = {
+    "an_enterprises": "enterprise_key",
+    "an_groups": "enterprise_key",
+    "an_yearly": "enterprise_key",
+}
+
+# Origin levels materialised per kind: inbound has no investor-side district.
+LEVELS = {"inbound": (0, 1, 2), "outbound": (0, 1, 2, 3)}
+
+
+def create_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Migration: every analytics table, empty."""
+    run(con, LOOKUP_DDL)
+    run(con, ANALYTICS_DDL)
+
+
+def get_state(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    return dict(fetch_all(con, "SELECT key, value FROM an_state"))
+
+
+def set_state(con: duckdb.DuckDBPyConnection, **values: object) -> None:
+    for k, v in values.items():
+        run(con, "DELETE FROM an_state WHERE key = ?", [k])
+        run(con, "INSERT INTO an_state VALUES (?, ?)", [k, None if v is None else str(v)])

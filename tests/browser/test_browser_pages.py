@@ -193,8 +193,10 @@ def test_enterprise_search_and_profile(server: str, page) -> None:  # type: igno
     page.press("input[name=q]", "Enter")
     page.wait_for_selector("#search-results")
     page.click(f"#search-results a[href='/enterprises/{ent['uscc']}']")
-    page.wait_for_function("window.__ci && window.__ci.ready", timeout=60000)
-    charts = page.evaluate(CHART_STATE)
+    # Wait for the charts to finish drawing (the graph lays itself out over
+    # several frames), not only for the page to be ready.
+    page.wait_for_url(f"**/enterprises/{ent['uscc']}")
+    charts = drawn(page)
     check_charts(charts, {"graph"})
     chain = api(server, f"/api/v1/enterprises/{ent['uscc']}/chain")
     graph = next(c for c in charts if c["type"] == "graph")

@@ -34,17 +34,89 @@ from crossinvest.config import Home
 from crossinvest.warehouse.connection import connect, fetch_one, run, transaction
 
 SH_DISTRICTS = [
-    "310101", "310104", "310105", "310106", "310107", "310109", "310110", "310112", "310113", "310114",
-    "310115", "310116", "310117", "310118", "310120", "310151", "310103", "310108",
+    "310101",
+    "310104",
+    "310105",
+    "310106",
+    "310107",
+    "310109",
+    "310110",
+    "310112",
+    "310113",
+    "310114",
+    "310115",
+    "310116",
+    "310117",
+    "310118",
+    "310120",
+    "310151",
+    "310103",
+    "310108",
 ]
 OUTSIDE = [
-    "110105", "110108", "120101", "130102", "140105", "210102", "220102", "230102", "320106", "320505",
-    "320205", "330106", "330203", "330302", "340104", "350203", "360102", "370102", "370202", "410105",
-    "420106", "430104", "440305", "440106", "450103", "460106", "500103", "510104", "520302", "530102",
-    "540102", "610113", "620102", "630102", "640104", "650102", "653125", "653124", "632621", "420506",
+    "110105",
+    "110108",
+    "120101",
+    "130102",
+    "140105",
+    "210102",
+    "220102",
+    "230102",
+    "320106",
+    "320505",
+    "320205",
+    "330106",
+    "330203",
+    "330302",
+    "340104",
+    "350203",
+    "360102",
+    "370102",
+    "370202",
+    "410105",
+    "420106",
+    "430104",
+    "440305",
+    "440106",
+    "450103",
+    "460106",
+    "500103",
+    "510104",
+    "520302",
+    "530102",
+    "540102",
+    "610113",
+    "620102",
+    "630102",
+    "640104",
+    "650102",
+    "653125",
+    "653124",
+    "632621",
+    "420506",
 ]
-INDUSTRIES = ["0111", "1310", "2710", "3311", "3911", "4411", "4710", "5111", "5411", "6311", "6513",
-              "6620", "7010", "7212", "7310", "8321", "8411", "8710", "9011", "5212"]
+INDUSTRIES = [
+    "0111",
+    "1310",
+    "2710",
+    "3311",
+    "3911",
+    "4411",
+    "4710",
+    "5111",
+    "5411",
+    "6311",
+    "6513",
+    "6620",
+    "7010",
+    "7212",
+    "7310",
+    "8321",
+    "8411",
+    "8710",
+    "9011",
+    "5212",
+]
 
 CHECK = """
 CREATE OR REPLACE MACRO uscc_check(b) AS substr('0123456789ABCDEFGHJKLMNPQRTUWXY',
@@ -71,7 +143,9 @@ def build(con, n: int, seed: int = 7) -> None:
     with transaction(con):
         # Shanghai enterprises 0..n-1 (0..n_hold-1 are holdings), outbound n..n+n_out_ent-1,
         # registry-listed outside investors get seq 5_000_000+.
-        run(con, f"""
+        run(
+            con,
+            f"""
         CREATE OR REPLACE TEMP TABLE _ents AS
         SELECT i, mk_uscc({sh}[1 + h(i, {seed}) % {len(SH_DISTRICTS)}], i) AS key,
                {sh}[1 + h(i, {seed}) % {len(SH_DISTRICTS)}] AS region, 'in' AS side
@@ -82,8 +156,11 @@ def build(con, n: int, seed: int = 7) -> None:
         UNION ALL
         SELECT i, mk_uscc({out}[1 + h(i, {seed}) % {len(OUTSIDE)}], i), {out}[1 + h(i, 3) % {len(OUTSIDE)}], 'inv'
         FROM range(5000000, 5000000 + {n_outside_inv // 5}) t(i)
-        """)
-        run(con, f"""
+        """,
+        )
+        run(
+            con,
+            f"""
         INSERT INTO registry_rows (batch_id, row_no, is_current, enterprise_key, uscc, name, established_on,
             registered_capital_wan, region_code, region_source, industry_code, industry_section, status, deregistered_on)
         SELECT 1, i, true, key, key, '企业' || i, DATE '2000-01-01' + (h(i, 11) % 6900)::INTEGER,
@@ -91,18 +168,27 @@ def build(con, n: int, seed: int = 7) -> None:
                CASE WHEN h(i, 13) % 100 < 5 THEN '注销' WHEN h(i, 13) % 100 = 5 THEN '吊销' ELSE '存续' END,
                CASE WHEN h(i, 13) % 100 < 5 THEN DATE '2016-01-01' + (h(i, 14) % 1100)::INTEGER END
         FROM (SELECT *, {ind}[1 + h(i, 15) % {len(INDUSTRIES)}] AS ind FROM _ents)
-        """)
-        run(con, "UPDATE registry_rows SET industry_section = (SELECT any_value(section) FROM ref_industries r "
-                 "WHERE r.division_code = left(registry_rows.industry_code, 2))")
+        """,
+        )
+        run(
+            con,
+            "UPDATE registry_rows SET industry_section = (SELECT any_value(section) FROM ref_industries r "
+            "WHERE r.division_code = left(registry_rows.industry_code, 2))",
+        )
         # Holdings: k = 1..4 per Shanghai enterprise, 1..3 per outbound one.
-        run(con, """
+        run(
+            con,
+            """
         CREATE OR REPLACE TEMP TABLE _holds AS
         SELECT e.i, e.key, e.side, j, CASE WHEN e.side = 'in' THEN 1 + h(e.i, 21) % 4 ELSE 1 + h(e.i, 21) % 3 END AS k,
                h(e.i * 10 + j, 22) % 100 AS r, h(e.i * 10 + j, 23) AS pick
         FROM _ents e, range(4) t(j)
         WHERE e.side IN ('in', 'out') AND j < CASE WHEN e.side = 'in' THEN 1 + h(e.i, 21) % 4 ELSE 1 + h(e.i, 21) % 3 END
-        """)
-        run(con, f"""
+        """,
+        )
+        run(
+            con,
+            f"""
         INSERT INTO shareholders_rows (batch_id, row_no, is_current, enterprise_uscc, investor_key, investor_name,
             investor_type, investor_id_type, investor_id, is_person, person_division, person_id_hash,
             subscribed_capital_wan, share_ratio, investor_region_code)
@@ -128,22 +214,29 @@ def build(con, n: int, seed: int = 7) -> None:
             CASE WHEN side = 'in' AND r >= 45 AND r < 67 AND pick % 10 < 3 THEN {out}[1 + (pick // 7) % {len(OUTSIDE)}]
                  WHEN side = 'in' AND r >= 95 AND pick % 2 = 0 THEN '810000' END AS ireg
           FROM _holds)
-        """)
-        run(con, """
+        """,
+        )
+        run(
+            con,
+            """
         INSERT INTO tax_rows (batch_id, row_no, is_current, taxpayer_key, taxpayer_id, taxpayer_uscc, taxpayer_name,
             period, tax_type, tax_type_key, tax_paid_wan)
         SELECT 1, row_number() OVER (), true, key, key, key, 'x', DATE '2018-01-01' + INTERVAL (m) MONTH,
                '增值税', '增值税', (h(i * 13 + m, 31) % 100000) / 100.0
         FROM _ents, range(12) t(m)
         WHERE side IN ('in', 'out') AND h(i, 32) % 100 < 60
-        """)
-        run(con, """
+        """,
+        )
+        run(
+            con,
+            """
         INSERT INTO stats_rows (batch_id, row_no, is_current, unit_key, uscc, unit_uscc, name, year, employees,
             revenue_wan, profit_wan, total_assets_wan)
         SELECT 1, row_number() OVER (), true, key, key, key, 'x', 2018, 20 + h(i, 41) % 3000,
                (h(i, 42) % 1000000) / 10.0, NULL, NULL
         FROM _ents WHERE side IN ('in', 'out') AND h(i, 43) % 100 < 20
-        """)
+        """,
+        )
         run(con, "DROP TABLE _holds")
 
 
@@ -207,26 +300,53 @@ def deliver_1pct(con, n: int, source: str, batch: int) -> float:
     sh = _list(SH_DISTRICTS)
     with transaction(con):
         if source == "shareholders":
-            run(con, f"""CREATE OR REPLACE TEMP TABLE _pick AS SELECT enterprise_key FROM registry
-                         WHERE region_code LIKE '31%' USING SAMPLE {k} ROWS (reservoir, {batch})""")
-            run(con, """CREATE OR REPLACE TEMP TABLE _new AS SELECT * FROM shareholders_rows
-                        WHERE is_current AND enterprise_uscc IN (SELECT enterprise_key FROM _pick)""")
-            run(con, "UPDATE shareholders_rows SET is_current = false WHERE is_current AND enterprise_uscc IN "
-                     "(SELECT enterprise_key FROM _pick)")
-            run(con, f"UPDATE _new SET batch_id = {batch}, subscribed_capital_wan = subscribed_capital_wan * 1.1")
+            run(
+                con,
+                f"""CREATE OR REPLACE TEMP TABLE _pick AS SELECT enterprise_key FROM registry
+                         WHERE region_code LIKE '31%' USING SAMPLE {k} ROWS (reservoir, {batch})""",
+            )
+            run(
+                con,
+                """CREATE OR REPLACE TEMP TABLE _new AS SELECT * FROM shareholders_rows
+                        WHERE is_current AND enterprise_uscc IN (SELECT enterprise_key FROM _pick)""",
+            )
+            run(
+                con,
+                "UPDATE shareholders_rows SET is_current = false WHERE is_current AND enterprise_uscc IN "
+                "(SELECT enterprise_key FROM _pick)",
+            )
+            run(
+                con,
+                f"UPDATE _new SET batch_id = {batch}, subscribed_capital_wan = subscribed_capital_wan * 1.1",
+            )
             run(con, "INSERT INTO shareholders_rows SELECT * FROM _new")
         elif source == "registry":
-            run(con, f"""CREATE OR REPLACE TEMP TABLE _new AS SELECT * FROM registry_rows
-                         WHERE is_current AND region_code LIKE '31%' USING SAMPLE {k} ROWS (reservoir, {batch})""")
-            run(con, "UPDATE registry_rows SET is_current = false WHERE is_current AND enterprise_key IN "
-                     "(SELECT enterprise_key FROM _new)")
-            run(con, f"UPDATE _new SET batch_id = {batch}, region_code = {sh}[(1 + hash(enterprise_key) % 16)::INTEGER]")
+            run(
+                con,
+                f"""CREATE OR REPLACE TEMP TABLE _new AS SELECT * FROM registry_rows
+                         WHERE is_current AND region_code LIKE '31%' USING SAMPLE {k} ROWS (reservoir, {batch})""",
+            )
+            run(
+                con,
+                "UPDATE registry_rows SET is_current = false WHERE is_current AND enterprise_key IN "
+                "(SELECT enterprise_key FROM _new)",
+            )
+            run(
+                con,
+                f"UPDATE _new SET batch_id = {batch}, region_code = {sh}[(1 + hash(enterprise_key) % 16)::INTEGER]",
+            )
             run(con, "INSERT INTO registry_rows SELECT * FROM _new")
         else:
-            run(con, f"""CREATE OR REPLACE TEMP TABLE _new AS SELECT * FROM tax_rows
-                         WHERE is_current AND period = DATE '2018-12-01' USING SAMPLE {k} ROWS (reservoir, {batch})""")
-            run(con, "UPDATE tax_rows SET is_current = false WHERE is_current AND period = DATE '2018-12-01' "
-                     "AND taxpayer_key IN (SELECT taxpayer_key FROM _new)")
+            run(
+                con,
+                f"""CREATE OR REPLACE TEMP TABLE _new AS SELECT * FROM tax_rows
+                         WHERE is_current AND period = DATE '2018-12-01' USING SAMPLE {k} ROWS (reservoir, {batch})""",
+            )
+            run(
+                con,
+                "UPDATE tax_rows SET is_current = false WHERE is_current AND period = DATE '2018-12-01' "
+                "AND taxpayer_key IN (SELECT taxpayer_key FROM _new)",
+            )
             run(con, f"UPDATE _new SET batch_id = {batch}, tax_paid_wan = tax_paid_wan + 1")
             run(con, "INSERT INTO tax_rows SELECT * FROM _new")
         t0 = time.perf_counter()
@@ -236,8 +356,20 @@ def deliver_1pct(con, n: int, source: str, batch: int) -> float:
 
 def served_latencies(con, queries: int, seed: int = 3) -> tuple[list[float], list[float]]:
     rnd = random.Random(seed)
-    dims_in = ["origin_province", "origin_prefecture", "district", "industry_section", "industry_division"]
-    dims_out = ["dest_province", "dest_prefecture", "district", "support_region", "industry_section"]
+    dims_in = [
+        "origin_province",
+        "origin_prefecture",
+        "district",
+        "industry_section",
+        "industry_division",
+    ]
+    dims_out = [
+        "dest_province",
+        "dest_prefecture",
+        "district",
+        "support_region",
+        "industry_section",
+    ]
     periods = ["2018", "2018Q1", "2018Q2", "2018Q3", "2018Q4", "2018-03", "2018-07", "2018-12"]
     shapes = []
     for _ in range(queries):
@@ -262,7 +394,9 @@ def pct(xs: list[float], p: float) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--enterprises", type=int, default=100_000)
     ap.add_argument("--home", type=Path, default=Path("bench-data/stats"))
     ap.add_argument("--reuse", action="store_true", help="use the warehouse under --home as it is")
@@ -283,8 +417,10 @@ def main(argv: list[str] | None = None) -> int:
 
     with transaction(con):
         t_full, timings = timed(materialize.rebuild_all, con)
-    print(f"full rebuild of the materialised tables: {t_full:.2f} s  "
-          + "  ".join(f"{k} {v:.2f}" for k, v in timings.items() if k != "total"))
+    print(
+        f"full rebuild of the materialised tables: {t_full:.2f} s  "
+        + "  ".join(f"{k} {v:.2f}" for k, v in timings.items() if k != "total")
+    )
 
     # 1. Cold: hand SQL vs Ibis statistics from the raw tables, side by side (twice each).
     hand, cold = [], []
@@ -294,22 +430,32 @@ def main(argv: list[str] | None = None) -> int:
         dt, r = timed(query.stats, con, "inbound", "2018", ["origin_province"], live=True)
         cold.append(dt)
     ours = {x["origin_province"]: x for x in r.rows}
-    mism = [row[0] for row in hand_rows if row[0] and ours.get(row[0], {}).get("enterprises") != row[1]]
+    mism = [
+        row[0] for row in hand_rows if row[0] and ours.get(row[0], {}).get("enterprises") != row[1]
+    ]
     if hand_rows[-1][1] != r.total["enterprises"]:
         mism.append("total")
-    print(f"hand-written SQL inbound by origin_province: {min(hand):.2f} s; Ibis cold recompute: {min(cold):.2f} s; "
-          f"ratio {min(cold) / min(hand):.2f} (target <= 1.5); groups differing in count: {len(mism)}")
+    print(
+        f"hand-written SQL inbound by origin_province: {min(hand):.2f} s; Ibis cold recompute: {min(cold):.2f} s; "
+        f"ratio {min(cold) / min(hand):.2f} (target <= 1.5); groups differing in count: {len(mism)}"
+    )
 
     # 2. Served answers.
     first, warm = served_latencies(con, a.queries)
-    print(f"served from cube, {a.queries} random answers: first call p50 {pct(first, 50) * 1000:.0f} ms "
-          f"p95 {pct(first, 95) * 1000:.0f} ms; warm p50 {pct(warm, 50) * 1000:.0f} ms "
-          f"p95 {pct(warm, 95) * 1000:.0f} ms (target p95 < 100 ms)")
+    print(
+        f"served from cube, {a.queries} random answers: first call p50 {pct(first, 50) * 1000:.0f} ms "
+        f"p95 {pct(first, 95) * 1000:.0f} ms; warm p50 {pct(warm, 50) * 1000:.0f} ms "
+        f"p95 {pct(warm, 95) * 1000:.0f} ms (target p95 < 100 ms)"
+    )
 
     # 3. Penetration (both kinds, every holding) as measured inside the rebuild, and live.
-    dt, r = timed(query.stats, con, "inbound", "2018", ["origin_province"], penetrate=True, live=True)
-    print(f"penetration inside the rebuild: {timings['penetration']:.2f} s; "
-          f"live penetrated inbound by province: {dt:.2f} s (target < 60 s at 25M holdings)")
+    dt, r = timed(
+        query.stats, con, "inbound", "2018", ["origin_province"], penetrate=True, live=True
+    )
+    print(
+        f"penetration inside the rebuild: {timings['penetration']:.2f} s; "
+        f"live penetrated inbound by province: {dt:.2f} s (target < 60 s at 25M holdings)"
+    )
 
     # 4. Refresh after deliveries of 1% the size. The first of each kind compiles
     # its SQL (then kept in the warehouse for every later load); the second is the
@@ -317,10 +463,14 @@ def main(argv: list[str] | None = None) -> int:
     for i, source in enumerate(("shareholders", "registry", "tax")):
         for rep in (0, 1):
             dt = deliver_1pct(con, a.enterprises, source, 1000 + 10 * i + rep)
-            print(f"refresh after a 1% {source} delivery ({'first, compiling' if rep == 0 else 'steady'}): "
-                  f"{dt:.2f} s = {dt / t_full * 100:.1f}% of the full rebuild, "
-                  f"{dt / min(cold) * 100:.0f}% of one cold statistic (target < 10%)")
-    print(f"(a delivery touching more than {refresh.FULL_FRACTION:.0%} of the enterprises is a full rebuild)")
+            print(
+                f"refresh after a 1% {source} delivery ({'first, compiling' if rep == 0 else 'steady'}): "
+                f"{dt:.2f} s = {dt / t_full * 100:.1f}% of the full rebuild, "
+                f"{dt / min(cold) * 100:.0f}% of one cold statistic (target < 10%)"
+            )
+    print(
+        f"(a delivery touching more than {refresh.FULL_FRACTION:.0%} of the enterprises is a full rebuild)"
+    )
     wh.close()
     return 0
 

@@ -301,3 +301,28 @@ def test_a_large_delivery_rebuilds_everything_and_so_does_its_rollback(world):
         run(con, "DELETE FROM shareholders_rows WHERE batch_id = 9")
         assert refresh.refresh_for_batch(con, 9, "registry", rolled_back=True) == "full"
     assert_same(answers(con, live=False), before)
+
+
+def test_an_accepted_link_outside_a_load_refreshes_the_figures(world):
+    con = world.con
+    before = query.stats(con, "inbound", "2018", ["origin_province"]).total["tax_wan"]
+    with transaction(con):
+        run(
+            con,
+            """INSERT INTO tax_rows (batch_id, row_no, is_current, taxpayer_key, taxpayer_id, taxpayer_uscc,
+                   taxpayer_name, period, tax_type, tax_type_key, tax_paid_wan)
+               VALUES (77, 1, true, 'N:无代码纳税人', NULL, NULL, '无代码纳税人', DATE '2018-04-01', '增值税',
+                       '增值税', 4.0)""",
+        )
+        # An analyst ties the record to SH[0] (an inbound enterprise) and accepts it.
+        run(
+            con,
+            f"""INSERT INTO record_links (source, record_key, enterprise_key, method, weight, status, reviewer,
+                    decided_at, batch_id)
+                VALUES ('tax', 'N:无代码纳税人', '{SH[0]}', 'manual', NULL, 'accepted', 'analyst', now(), NULL)""",
+        )
+        refresh.refresh_for_enterprises(con, [SH[0]], measures_only=True)
+    after = query.stats(con, "inbound", "2018", ["origin_province"])
+    assert after.total["tax_wan"] == pytest.approx(before + 4.0)
+    live = query.stats(con, "inbound", "2018", ["origin_province"], live=True)
+    assert after.total == {k: pytest.approx(v) for k, v in live.total.items()}

@@ -26,10 +26,8 @@ import ibis.expr.types as ir
 from crossinvest.analytics import answer as answer_mod
 from crossinvest.analytics.dims import (
     DIMS,
-    MEASURES,
     DimError,
     check_kind,
-    dim_level,
     is_origin_dim,
     origin_level,
     parse_dims,
@@ -181,14 +179,6 @@ def _horizon(con: duckdb.DuckDBPyConnection) -> tuple[int, int] | None:
     return int(st["h0"]), int(st["h1"])
 
 
-def _lookups(eng: Engine) -> answer_mod.Lookups:
-    return answer_mod.Lookups(
-        regions=eng.table("an_region_lookup"),
-        industries=eng.table("an_industry_lookup"),
-        support=eng.table("an_support_lookup"),
-    )
-
-
 def cube_table(kind: str, dims: list[str]) -> str:
     """The smallest materialised cube holding the columns an answer over ``dims`` reads."""
     from crossinvest.analytics.materialize import E_COLS, ROLLUPS
@@ -337,4 +327,4 @@ def _finish_rows(rows: list[dict[str, Any]], dims: list[str]) -> list[dict[str, 
     return out
 
 
-__all__ = ["MEASURES", "StatsResult", "dim_level", "scoped_filters", "stats"]
+__all__ = ["StatsResult", "normalize_filters", "scoped_filters", "stats"]

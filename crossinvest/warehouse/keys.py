@@ -34,7 +34,6 @@ def retire_superseded(con: duckdb.DuckDBPyConnection, source: Source, typed: str
 
 def reelect_current(con: duckdb.DuckDBPyConnection, source: Source, affected: str) -> None:
     """For each key in table ``affected`` with no current row, make its latest version current."""
-    keys = ", ".join(source.key)
     run(
         con,
         f"""
@@ -47,4 +46,3 @@ def reelect_current(con: duckdb.DuckDBPyConnection, source: Source, affected: st
         )
         """,
     )
-    del keys

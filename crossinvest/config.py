@@ -87,6 +87,18 @@ DEFAULT_SETTINGS: dict = {
     "link_margin_weight": 4.0,
     "link_max_review_candidates": 3,
     "link_engine": "duckdb",
+    # Sharing service (issue 6): sign-in, sessions and throttling.
+    # Role for requests without credentials; only on a one-person workstation
+    # (``crossinvest serve`` refuses it on a non-loopback address).
+    "anonymous_role": None,
+    "session_hours": 8,
+    # Session cookies are Secure (serve over TLS); false only for a plain-HTTP pilot.
+    "cookie_secure": True,
+    "login_slow_after": 3,
+    "login_lock_after": 10,
+    "login_lock_minutes": 30,
+    "login_ip_per_minute": 30,
+    "login_delay_cap_seconds": 60,
 }
 
 

@@ -27,7 +27,7 @@ from crossinvest.web.app import create_app
 from crossinvest.web.client import LoadRefusedByServer, ServerUnavailable, submit_load
 from crossinvest.web.inbox import InboxWatcher
 from crossinvest.web.state import ServerState
-from crossinvest.web.testing import demo_home
+from crossinvest.web.testing import demo_home, open_workstation
 
 TAX_HEADER = "纳税人识别号,纳税人名称,税款所属期,税种,实缴税额\n"
 ADDED_YUAN = 123456.78  # tax delivered in 元; the figures are in 万元
@@ -262,7 +262,7 @@ def test_writer_job_is_invisible_until_it_commits(tmp_path: Path) -> None:
     """The mechanism alone, with any write: readers see the old state until COMMIT, then the new."""
     from crossinvest.warehouse.connection import transaction
 
-    home = Home(tmp_path / "h").ensure()
+    home = open_workstation(Home(tmp_path / "h").ensure())
     inside, release = threading.Event(), threading.Event()
 
     def write(wh) -> dict:  # type: ignore[no-untyped-def]
@@ -290,7 +290,7 @@ def test_writer_job_is_invisible_until_it_commits(tmp_path: Path) -> None:
 
 
 def test_a_failing_job_leaves_the_server_serving(tmp_path: Path) -> None:
-    home = Home(tmp_path / "h").ensure()
+    home = open_workstation(Home(tmp_path / "h").ensure())
 
     def boom(wh) -> dict:  # type: ignore[no-untyped-def]
         raise RuntimeError("disk on fire")

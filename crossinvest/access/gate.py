@@ -86,16 +86,42 @@ def dataset(name: str, *, guard: str) -> Callable[[Callable[..., Any]], Callable
     return deco
 
 
+def count_rows(result: Any) -> int:
+    """How many rows a dataset answer delivers (for the audit log and usage figures).
+
+    >>> count_rows({"rows": [1, 2], "total": {}}), count_rows([1, 2, 3]), count_rows({"a": 1})
+    (2, 3, 1)
+    """
+    if isinstance(result, dict) and isinstance(result.get("rows"), list):
+        return len(result["rows"])
+    if isinstance(result, list):
+        return len(result)
+    return 0 if result is None else 1
+
+
 class Gate:
-    """An actor's only way to data: ``gate.read(dataset, **params)``."""
+    """An actor's only way to data: ``gate.read(dataset, **params)``.
 
-    __slots__ = ("_con", "_open", "actor")
+    Every read is appended to ``trace`` as ``(guard, action, rows)``: the audit
+    log records what each request delivered, and a cached answer carries the
+    trace of the computation that made it.
+    """
 
-    def __init__(self, con: Any, actor: Actor, *, opener: Callable[[], Any] | None = None):
+    __slots__ = ("_con", "_open", "actor", "trace")
+
+    def __init__(
+        self,
+        con: Any,
+        actor: Actor,
+        *,
+        opener: Callable[[], Any] | None = None,
+        trace: list[tuple[str, str, int]] | None = None,
+    ):
         # ``opener`` lets a request that is answered from cache never open a cursor.
         self._con = con
         self._open = opener
         self.actor = actor
+        self.trace = trace if trace is not None else []
 
     def _cursor(self) -> Any:
         if self._con is None and self._open is not None:
@@ -112,4 +138,6 @@ class Gate:
         if ds is None:
             raise KeyError(f"unknown dataset {dataset_name!r}")
         authorize(self.actor, ds.guard, action)
-        return ds.fn(ReadContext(self._cursor(), self.actor), **params)
+        result = ds.fn(ReadContext(self._cursor(), self.actor), **params)
+        self.trace.append((ds.guard, action, count_rows(result)))
+        return result

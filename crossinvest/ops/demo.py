@@ -40,18 +40,79 @@ def run_demo(*, enterprises: int, seed: int, serve: bool, host: str, port: int) 
             except FileRefused as e:
                 console.print(f"[red]{e}[/red]")
                 continue
-            table.add_row(str(r.batch), r.source, r.file, str(r.rows_read), str(r.rows_loaded),
-                          str(r.rows_rejected), "是" if r.duplicate_file else "")
+            table.add_row(
+                str(r.batch),
+                r.source,
+                r.file,
+                str(r.rows_read),
+                str(r.rows_loaded),
+                str(r.rows_rejected),
+                "是" if r.duplicate_file else "",
+            )
         console.print(table)
         _print_summary(wh)
+    _demo_accounts(home)
     if serve:
-        try:
-            from crossinvest.web.server import serve as serve_web
-        except ImportError:
-            console.print("（网页服务尚未安装 / web server not available）")
-            return
-        console.print(f"[bold green]打开 http://{host}:{port}/ [/bold green]（本机访问无需登录）")
+        from crossinvest.web.server import serve as serve_web
+
+        console.print(f"[bold green]打开 http://{host}:{port}/ [/bold green]（用上表账户登录）")
         serve_web(home=home, host=host, port=port)
+
+
+# One account per role, so each view of the data can be tried: (username, role,
+# display name, agency or office, districts).
+DEMO_ACCOUNTS = (
+    ("admin", "admin", "系统管理员", "市合作交流办", None),
+    ("analyst", "analyst", "本办分析员", "市合作交流办", None),
+    ("pudong", "district", "浦东新区投资办", "浦东新区投资办", ["310115"]),
+    ("fgw", "agency", "市发展改革委", "市发展改革委", None),
+)
+
+
+def _demo_accounts(home) -> None:  # type: ignore[no-untyped-def]
+    """Create the demo accounts that do not exist yet, with random passwords.
+
+    The passwords are printed once and kept in ``demo-accounts.txt`` (mode 0600)
+    in the home, never in the code: a demo home copied to a server stays closed.
+    """
+    import os
+    import secrets
+
+    from crossinvest.access.accounts import create_user, get_user
+    from crossinvest.access.store import open_store
+
+    con = open_store(home)
+    table = Table(title="演示账户 / demo accounts")
+    for col in ("用户名", "角色", "单位", "密码"):
+        table.add_column(col)
+    lines = []
+    try:
+        for username, role, name, org, districts in DEMO_ACCOUNTS:
+            if get_user(con, username) is not None:
+                continue
+            password = "Demo-" + secrets.token_urlsafe(9)
+            create_user(
+                con,
+                username,
+                role=role,
+                password=password,
+                display_name=name,
+                org=org,
+                districts=districts,
+            )
+            table.add_row(username, role, org, password)
+            lines.append(f"{username}\t{role}\t{password}")
+    finally:
+        con.close()
+    if lines:
+        path = home.root / "demo-accounts.txt"
+        with open(path, "a", encoding="utf-8") as f:
+            f.write("\n".join(lines) + "\n")
+        os.chmod(path, 0o600)
+        console.print(table)
+        console.print(f"（密码另存于 {path}）")
+    else:
+        console.print(f"演示账户已存在，密码见 {home.root / 'demo-accounts.txt'}")
 
 
 def _print_summary(wh) -> None:
@@ -64,6 +125,10 @@ def _print_summary(wh) -> None:
     for col in ("来源省份", "企业数", "投资额（万元）", "纳税（万元）"):
         t.add_column(col)
     for r in sorted(res.rows, key=lambda r: -(r.get("investment_wan") or 0))[:10]:
-        t.add_row(str(r.get("origin_province_name")), str(r.get("enterprises")),
-                  f"{r.get('investment_wan') or 0:,.1f}", f"{r.get('tax_wan') or 0:,.1f}")
+        t.add_row(
+            str(r.get("origin_province_name")),
+            str(r.get("enterprises")),
+            f"{r.get('investment_wan') or 0:,.1f}",
+            f"{r.get('tax_wan') or 0:,.1f}",
+        )
     console.print(t)

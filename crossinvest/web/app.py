@@ -16,10 +16,12 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from crossinvest.access.service import AccessService
 from crossinvest.config import Home, current_home
 from crossinvest.plugins import get_plugin_manager
 from crossinvest.web.envelope import install_handlers
 from crossinvest.web.fastpath import CachedAnswers
+from crossinvest.web.guard import AccessGuard
 from crossinvest.web.state import ServerState
 from crossinvest.web.warmup import Warmer
 
@@ -58,6 +60,8 @@ def create_app(
             app.state.ci = ServerState.open(
                 home or current_home(), token=token, inbox_interval=inbox_interval
             )
+        if getattr(app.state, "access", None) is None:
+            app.state.access = AccessService(app.state.ci.home, server_token=app.state.ci.token)
         if warm:
             warmer = Warmer(app, app.state.ci)
             app.state.ci.after_write.append(warmer.request)
@@ -66,6 +70,8 @@ def create_app(
             yield
         finally:
             if own_state:
+                app.state.access.close()
+                app.state.access = None
                 app.state.ci.close()
 
     app = FastAPI(
@@ -79,8 +85,11 @@ def create_app(
     )
     if state is not None:
         app.state.ci = state
+        app.state.access = AccessService(state.home, server_token=state.token)
     install_handlers(app)
     app.add_middleware(CachedAnswers)
+    # Added last, so outermost: sign-in, CSRF and the audit trail cover even cached answers.
+    app.add_middleware(AccessGuard)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/api/docs", include_in_schema=False)
@@ -96,4 +105,38 @@ def create_app(
         )
 
     get_plugin_manager().hook.register_routes(app=app)
+    _document_security(app)
     return app
+
+
+def _document_security(app: FastAPI) -> None:
+    """Declare the two ways to authenticate in the OpenAPI document."""
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            schema.setdefault("components", {})["securitySchemes"] = {
+                "apiKey": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "接口密钥 / API key: Authorization: Bearer cik_…",
+                },
+                "session": {"type": "apiKey", "in": "cookie", "name": "ci_session"},
+            }
+            schema["security"] = [{"apiKey": []}, {"session": []}]
+            from crossinvest.web.guard import is_public
+
+            for path, ops in schema.get("paths", {}).items():
+                if is_public(path):  # answers without credentials (sign-in, health, me)
+                    for op in ops.values():
+                        op["security"] = []
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

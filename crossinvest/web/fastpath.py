@@ -17,7 +17,7 @@ from typing import Any
 from starlette.requests import Request
 
 from crossinvest.access.actor import resolve_actor
-from crossinvest.web.respond import cache_key
+from crossinvest.web.respond import cache_key, trace_of
 
 
 class CachedAnswers:
@@ -33,7 +33,7 @@ class CachedAnswers:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
-        actor = resolve_actor(request)
+        actor = scope.get("state", {}).get("actor") or resolve_actor(request)
         scope.setdefault("state", {})["actor"] = actor
         state = getattr(scope["app"].state, "ci", None)
         if state is None or "lang" in request.query_params:
@@ -43,7 +43,8 @@ class CachedAnswers:
         if hit is None:
             await self.app(scope, receive, send)
             return
-        media_type, body = hit
+        media_type, body, reads = hit
+        trace_of(request).extend(reads)
         await send(
             {
                 "type": "http.response.start",

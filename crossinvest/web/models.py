@@ -43,6 +43,10 @@ class ErrorEnvelope(BaseModel):
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorEnvelope, "description": "请求参数有误 / bad request"},
+    401: {
+        "model": ErrorEnvelope,
+        "description": "需要登录或 API 密钥 / sign-in or API key required",
+    },
     403: {"model": ErrorEnvelope, "description": "无权访问 / forbidden"},
     404: {"model": ErrorEnvelope, "description": "未找到 / not found"},
 }

@@ -55,6 +55,7 @@ def register_commands(app: Any) -> None:
     ) -> None:
         """启动网页与接口服务 / Serve the web pages and the JSON API."""
         from crossinvest.warehouse.connection import WarehouseBusy
+        from crossinvest.web.server import UnsafeSettings
         from crossinvest.web.server import serve as run
 
         def ready(info: dict) -> None:
@@ -64,7 +65,7 @@ def register_commands(app: Any) -> None:
 
         try:
             run(host=host, port=port, on_ready=ready)
-        except WarehouseBusy as e:
+        except (WarehouseBusy, UnsafeSettings) as e:
             typer.echo(str(e), err=True)
             raise typer.Exit(2) from e
         except OSError as e:

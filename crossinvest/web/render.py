@@ -70,17 +70,31 @@ def environment() -> Environment:
     env.filters["num"] = fmt_num
     env.filters["pct"] = fmt_pct
     env.filters["tojson_safe"] = to_json
+    from crossinvest.access.audit import local_time
+
+    env.filters["bjt"] = local_time  # stored UTC times shown in Beijing time
     return env
 
 
+# (label key, href, the permission that shows it): a page an actor may not
+# read is not offered (it would answer 403 anyway).
 NAV = (
-    ("overview", "/"),
-    ("inbound", "/inbound"),
-    ("outbound", "/outbound"),
-    ("enterprises", "/enterprises"),
-    ("data", "/data"),
-    ("definitions", "/definitions"),
+    ("overview", "/", "stats"),
+    ("inbound", "/inbound", "stats"),
+    ("outbound", "/outbound", "stats"),
+    ("enterprises", "/enterprises", "enterprise"),
+    ("data", "/data", "batches"),
+    ("catalogue", "/catalogue", "catalogue"),
+    ("usage", "/usage", "usage"),
+    ("admin", "/admin", "admin"),
+    ("definitions", "/definitions", "definitions"),
 )
+
+
+def _csrf_of(request: Request) -> str:
+    """The session's CSRF token, for forms that change something (``?csrf_token=``)."""
+    res = request.scope.get("state", {}).get("ci_resolution")
+    return (res.csrf if res is not None else None) or ""
 
 
 def render(request: Request, name: str, ctx: dict[str, Any], lang: str, actor: Any) -> str:
@@ -90,7 +104,8 @@ def render(request: Request, name: str, ctx: dict[str, Any], lang: str, actor: A
         "lang": lang,
         "t": partial(t, lang=lang),
         "actor": actor,
-        "nav": NAV,
+        "nav": [(k, href) for k, href, guard in NAV if actor.can(guard)],
+        "csrf": _csrf_of(request),
         "path": request.url.path,
         "with_query": partial(with_query, request),
         "other_lang": "en" if lang == "zh" else "zh",

@@ -40,10 +40,23 @@ def state_of(request: Request) -> ServerState:
     return request.app.state.ci
 
 
+def trace_of(request: Any) -> list[tuple[str, str, int]]:
+    """The request's list of dataset reads (guard, action, rows), for the audit log."""
+    state = request.scope.setdefault("state", {})
+    return state.setdefault("ci_reads", [])
+
+
 def cache_key(request: Request, actor: Actor) -> tuple:
     """An answer's cache key: path, sorted query, language, and who may see it."""
     params = tuple(sorted((k, v) for k, v in request.query_params.multi_items() if k != "lang"))
-    return (request.url.path, params, lang_of(request), actor.cache_key())
+    path = request.url.path
+    who = actor.cache_key()
+    if not path.startswith("/api/"):
+        # A page shows who is signed in and carries the session's CSRF token:
+        # pages are cached per session, API answers per role, scope and grants.
+        res = request.scope.get("state", {}).get("ci_resolution")
+        who += f"|{actor.id}|{(res.csrf if res is not None else None) or ''}"
+    return (path, params, lang_of(request), who)
 
 
 def _compute(
@@ -52,15 +65,18 @@ def _compute(
     produce: Callable[[Gate], bytes],
     key: tuple | None,
     media_type: str,
+    trace: list[tuple[str, str, int]],
 ) -> bytes:
     seen = state.cache.version  # read before the snapshot opens (seqlock)
     open_, close = state.snapshot()
+    mine: list[tuple[str, str, int]] = []
     try:
-        body = produce(Gate(None, actor, opener=open_))
+        body = produce(Gate(None, actor, opener=open_, trace=mine))
     finally:
         close()
+        trace.extend(mine)
     if key is not None:
-        state.cache.put(key, seen, (media_type, body))
+        state.cache.put(key, seen, (media_type, body, tuple(mine)))
     return body
 
 
@@ -76,11 +92,13 @@ async def answer(
     """Answer with ``produce(gate)``'s bytes, from the cache when it holds them."""
     state = state_of(request)
     key = cache_key(request, actor) if cache else None
+    trace = trace_of(request)
     if key is not None:
         hit = state.cache.get(key)
         if hit is not None:
+            trace.extend(hit[2])
             return Response(hit[1], media_type=hit[0], headers=headers)
-    body = await run_in_threadpool(_compute, state, actor, produce, key, media_type)
+    body = await run_in_threadpool(_compute, state, actor, produce, key, media_type, trace)
     return Response(body, media_type=media_type, headers=headers)
 
 

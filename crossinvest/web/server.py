@@ -72,6 +72,21 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+class UnsafeSettings(RuntimeError):
+    """The settings would expose data to the network without sign-in."""
+
+
+def check_open_access(home: Home, host: str) -> None:
+    """Refuse ``anonymous_role`` (no sign-in) on any address other than loopback."""
+    role = home.settings().get("anonymous_role")
+    if role and host not in ("127.0.0.1", "::1", "localhost"):
+        raise UnsafeSettings(
+            f"设置 anonymous_role={role!r} 让未登录的请求以该角色访问，只允许在本机地址上服务；"
+            f"请从 {home.settings_file} 删除该设置并用 crossinvest users add 开设账户，"
+            f"或改用 --host 127.0.0.1"
+        )
+
+
 def serve(
     home: Home | None = None,
     host: str = "127.0.0.1",
@@ -86,6 +101,7 @@ def serve(
     from crossinvest.web.app import create_app
 
     home = (home or current_home()).ensure()
+    check_open_access(home, host)
     token = secrets.token_urlsafe(24)
     sock = bind(host, port)
     actual_port = sock.getsockname()[1]

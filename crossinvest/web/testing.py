@@ -10,6 +10,7 @@ warehouse for the benchmark, or one built by hand).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -51,8 +52,32 @@ def load_all(home: Home, files: list[tuple[str, Path]]) -> list[dict]:
     return results
 
 
-def demo_home(dest: Path, *, enterprises: int = 400, seed: int = 11) -> Home:
-    """A home at ``dest`` with the generator's data for ``enterprises`` loaded."""
+def open_workstation(home: Home, role: str | None = "analyst") -> Home:
+    """Set ``anonymous_role`` in the home's settings: requests without sign-in act as ``role``.
+
+    The single-user workstation mode; the web tests of analysts' pages use it so
+    that they need not sign in (the sharing tests sign in for real).
+    """
+    settings = (
+        json.loads(home.settings_file.read_text("utf-8")) if home.settings_file.exists() else {}
+    )
+    settings["anonymous_role"] = role
+    home.settings_file.write_text(json.dumps(settings, ensure_ascii=False), "utf-8")
+    return home
+
+
+def demo_home(
+    dest: Path, *, enterprises: int = 400, seed: int = 11, anonymous_role: str | None = "analyst"
+) -> Home:
+    """A home at ``dest`` with the generator's data for ``enterprises`` loaded.
+
+    ``anonymous_role`` (default: analyst) is written to its settings; pass
+    ``None`` for a home that requires sign-in.
+    """
+    return open_workstation(_copy_template(dest, enterprises, seed), anonymous_role)
+
+
+def _copy_template(dest: Path, enterprises: int, seed: int) -> Home:
     given = os.environ.get("CROSSINVEST_WEB_TEMPLATE")
     if given:
         shutil.copytree(

@@ -32,10 +32,45 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
+# Accounts in the browser server's home (the analysts' pages need none: the home
+# runs as a workstation, but a session, once signed in, takes precedence).
+PASSWORD = "Browser-test-2026"
+ACCOUNTS = {"b-admin": "admin", "b-district": "district", "b-agency": "agency"}
+
+
+def _accounts(home) -> str:  # type: ignore[no-untyped-def]
+    """Create ``ACCOUNTS``; return the district given to the district account."""
+    from crossinvest.access.accounts import create_user
+    from crossinvest.access.store import open_store
+    from crossinvest.warehouse.connection import connect
+
+    with connect(home) as wh:
+        district = wh.con.execute(
+            "SELECT region_code FROM registry WHERE region_code LIKE '31%' "
+            "GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1"
+        ).fetchone()[0]
+    con = open_store(home)
+    for name, role in ACCOUNTS.items():
+        create_user(con, name, role=role, password=PASSWORD, org=f"单位{name}",
+                    districts=[district] if role == "district" else None)  # fmt: skip
+    con.close()
+    return district
+
+
+@pytest.fixture(scope="session")
+def district(server: str) -> str:
+    return server.district  # type: ignore[attr-defined]
+
+
+class ServerURL(str):
+    district: str
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The base URL of a running server over a copy of the demo warehouse."""
     home = demo_home(tmp_path_factory.mktemp("browser") / "home")
+    district = _accounts(home)
     env = dict(os.environ, CROSSINVEST_HOME=str(home.root))
     proc = subprocess.Popen(
         [sys.executable, "-m", "crossinvest.web.server", "--port", "0"],
@@ -55,8 +90,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.kill()
             raise RuntimeError("crossinvest serve did not start in 120 s")
         time.sleep(0.1)
+    url = ServerURL(json.loads(info.read_text())["url"])
+    url.district = district
     try:
-        yield json.loads(info.read_text())["url"]
+        yield url
     finally:
         proc.send_signal(signal.SIGINT)
         try:

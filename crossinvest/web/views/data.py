@@ -24,7 +24,8 @@ def build(
 ) -> tuple[str, dict[str, Any]]:
     state = state_of(request)
     ctx: dict[str, Any] = {
-        "freshness": g.read("freshness")["rows"] if g.allowed("freshness") else [],
+        # freshness is the page's floor: whoever may not read it gets 403
+        "freshness": g.read("freshness")["rows"],
         "batches": g.read("batches", limit=50)["rows"] if g.allowed("batches") else [],
         "batch_columns": BATCH_COLUMNS[:-1],
         "quarantine": g.read("quarantine", batch=batch, limit=50)
@@ -32,11 +33,14 @@ def build(
         else None,
         "links": g.read("links", limit=50)["rows"] if g.allowed("links") else [],
         "link_columns": LINK_COLUMNS,
-        "jobs": [j.as_json() for j in reversed(state.writer.jobs())][:20],
+        # the writer's queue names files and batches: the office's staff only
+        "jobs": [j.as_json() for j in reversed(state.writer.jobs())][:20]
+        if g.actor.can("batches")
+        else [],
         "highlight_job": job,
         "batch": batch,
         "sources": SOURCE_NAMES,
-        "inbox": str(state.home.root / "inbox"),
+        "inbox": str(state.home.root / "inbox") if g.actor.can("batches", "write") else "",
         "can_load": g.actor.can("batches", "write"),
     }
     return "data.html", ctx

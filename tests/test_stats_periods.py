@@ -93,6 +93,21 @@ def test_totals_per_period(world, period):
     assert r.served_from == "cube"
 
 
+def test_totals_of_many_periods_in_one_query(world):
+    """``totals`` (the overview's one query) gives each period's worked-out figures too,
+    and a period outside the horizon (2016, answered live) among them."""
+    periods = [*EXPECTED, "2016"]
+    got = query.totals(world.con, "inbound", periods)
+    assert list(got) == periods
+    for period, (n, new, tax, rev, emp) in EXPECTED.items():
+        t = got[period]
+        assert (t["enterprises"], t["new_enterprises"], t["employees"]) == (n, new, emp), period
+        assert t["tax_wan"] == pytest.approx(tax) and t["revenue_wan"] == pytest.approx(rev)
+    assert got["2016"]["enterprises"] == 5 and got["2016"]["tax_wan"] == 0.0
+    scoped = query.totals(world.con, "inbound", ["2018"], filters={"district": ["310101"]})
+    assert scoped["2018"]["enterprises"] == 0  # every enterprise here is in 310115
+
+
 def test_reference_dates():
     assert str(parse_period("2018").reference_date) == "2018-12-31"
     assert str(parse_period("2018Q1").reference_date) == "2018-03-31"

@@ -494,3 +494,24 @@ def test_sign_in_page_sets_a_secure_httponly_session(world: World) -> None:
     r = c.post("/login", data={"username": "analyst", "password": PASSWORD, "csrf_token": "x"})
     assert r.status_code == 403
     c.cookies.clear()
+
+
+def test_usage_shows_who_used_what_this_month(world: World) -> None:
+    partners = ("district_a", "district_b", "agency", "agency_granted", "api")
+    for who in partners:
+        assert world.get(who, "/api/v1/stats/inbound?period=2018&by=district").status_code == 200
+    assert world.get("agency", "/api/v1/usage").status_code == 403  # partners do not see it
+    u = world.get("admin", "/api/v1/usage").json()["data"]
+    assert u["rates"]["consumers_entitled"] == len(partners)
+    assert u["rates"]["consumers_active"] == len(partners)
+    assert u["rates"]["consumer_rate"] == 1.0
+    assert u["rates"]["datasets_used"] >= 1 and 0 < u["rates"]["dataset_rate"] <= 1
+    orgs = {o["org"]: o for o in u["by_org"]}
+    assert set(orgs) == {f"单位-{w}" for w in partners}  # office staff are not consumers
+    assert all(orgs[f"单位-{w}"]["requests"] >= 1 for w in partners)
+    stats = {d["dataset"]: d for d in u["by_dataset"]}["stats"]
+    assert stats["consumers"] == len(partners) and stats["rows"] >= len(partners)
+    page = world.get("analyst", "/usage")
+    assert page.status_code == 200 and "100.0%" in page.text and "单位-district_a" in page.text
+    xlsx = world.get("admin", "/api/v1/usage?format=xlsx&table=ranking")
+    assert xlsx.status_code == 200 and "单位-api" in _text(xlsx)

@@ -112,6 +112,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "audit.user": ("账户", "Account"),
     "audit.event": ("事件", "Event"),
     "usage.month": ("月份", "Month"),
+    "usage.prev": ("上月", "Previous month"),
     "usage.consumer_rate": ("用户使用率", "Consumer usage rate"),
     "usage.dataset_rate": ("数据集使用率", "Dataset usage rate"),
     "usage.definition": (

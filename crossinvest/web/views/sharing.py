@@ -79,7 +79,10 @@ async def usage_page(request: Request, actor: CurrentActor, month: Month = None)
     def produce(g: Gate, lang: str) -> tuple[str, dict[str, Any]]:
         data = sharing.usage(svc, g.actor, month=month)
         g.trace.append(("usage", "read", len(data.get("by_org", []))))
-        return "usage.html", {"u": data, "month": month or data.get("month")}
+        shown = month or data.get("month") or ""
+        y, m = (int(x) for x in shown.split("-")) if shown else (0, 0)
+        prev = f"{y - (m == 1)}-{12 if m == 1 else m - 1:02d}" if shown else None
+        return "usage.html", {"u": data, "month": shown, "prev_month": prev}
 
     return await answer_page(request, actor, produce, cache=False)
 

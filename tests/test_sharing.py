@@ -147,6 +147,7 @@ class World:
         self.headers = headers
         self.district: dict[str, str] = {}
         self.usccs: dict[str, set[str]] = {}
+        self.sample: dict[str, str] = {}  # district -> one of its enterprises' USCC
         self.key_a = ""
         self.key_b = ""
 
@@ -238,13 +239,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         w = World(home, client, headers)
         w.district = {"district_a": a, "district_b": b}
         w.usccs = {"district_a": usccs[a], "district_b": usccs[b]}
-        w.sample = sample  # type: ignore[attr-defined]
+        w.sample = sample
         yield w
 
 
 def _url(world: World, path: str, who: str) -> str:
     own = world.district.get(who, world.district["district_a"])
-    url = path.replace("{key}", world.sample[own]).replace("{job}", "999999")  # type: ignore[attr-defined]
+    url = path.replace("{key}", world.sample[own]).replace("{job}", "999999")
     q = QUERY.get(path)
     return f"{url}?{q}" if q else url
 
@@ -304,7 +305,7 @@ def test_district_never_sees_another_districts_enterprises(world: World) -> None
             assert leaked == [], f"{who} sees {other}'s enterprises on {path}: {leaked[:3]}"
             checked += 1
         # and the other district's enterprise profile is simply not found
-        r = world.get(who, f"/api/v1/enterprises/{world.sample[world.district[other]]}")  # type: ignore[attr-defined]
+        r = world.get(who, f"/api/v1/enterprises/{world.sample[world.district[other]]}")
         assert r.status_code == 404
     assert checked > 20
 

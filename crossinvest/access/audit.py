@@ -150,7 +150,7 @@ def _text(value: Any) -> str | None:
 def _masked(value: Any) -> str | None:
     if value is None:
         return None
-    text = _text(value)
+    text = _text(value) or ""
     return text if len(text) < 18 else mask_ids(text)
 
 

@@ -117,7 +117,8 @@ def list_requests(
     con: sqlite3.Connection, *, status: str | None = None, user_id: int | None = None
 ) -> list[dict[str, Any]]:
     """Requests, newest first, optionally of one status or one requester."""
-    where, params = [], []
+    where: list[str] = []
+    params: list[Any] = []
     if status:
         where.append("r.status = ?")
         params.append(status)
@@ -236,7 +237,8 @@ def list_grants(
 ) -> list[dict[str, Any]]:
     """Grants newest first, with the user's name and whether each is in force now."""
     t = now()
-    where, params = ["1=1"], [t, t]
+    where: list[str] = ["1=1"]
+    params: list[Any] = [t, t]
     if user_id is not None:
         where.append("g.user_id = ?")
         params.append(user_id)

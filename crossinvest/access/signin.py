@@ -99,7 +99,8 @@ def authenticate(
 
     # The slow part, outside any transaction: other writers need not wait for it.
     if len(password) > PASSWORD_MAX:  # no account has one; spend the same time anyway
-        ok = accounts._verify(None, password[:PASSWORD_MAX]) and False
+        accounts._verify(None, password[:PASSWORD_MAX])
+        ok = False
     else:
         ok = accounts._verify(row["password_hash"] if row else None, password) and row is not None
     rehashed = None

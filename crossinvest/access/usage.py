@@ -57,6 +57,7 @@ import datetime as dt
 import re
 import sqlite3
 import uuid
+from typing import Any
 
 from crossinvest.access.actor import STAFF_ROLES
 from crossinvest.access.audit import BEIJING
@@ -351,9 +352,11 @@ def _by_dataset(con: sqlite3.Connection, t: str, month: str, shared_names: list[
         {"month": month},
     ):
         rows[r["dataset"]] = dict(r)
-    out = sorted(rows.values(), key=lambda d: (-d["requests"], d["dataset"]))
+    out: list[dict[str, Any]] = sorted(
+        rows.values(), key=lambda d: (-int(d["requests"]), str(d["dataset"]))
+    )
     for d in out:
-        entry = BY_NAME.get(d["dataset"])
+        entry = BY_NAME.get(str(d["dataset"]))
         d["title"] = entry.title if entry else None
         d["sharing"] = CLASS_NAMES[entry.sharing][0] if entry else None
     return out

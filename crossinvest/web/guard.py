@@ -18,6 +18,7 @@ without an actor, and none leaves unrecorded:
 from __future__ import annotations
 
 import hmac
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
@@ -37,7 +38,7 @@ def is_public(path: str) -> bool:
     return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
 
-def client_ip(scope: dict) -> str | None:
+def client_ip(scope: Mapping[str, Any]) -> str | None:
     client = scope.get("client")
     return client[0] if client else None
 

@@ -125,10 +125,10 @@ async def login_submit(
         if e.retry_after:
             resp.headers["Retry-After"] = str(e.retry_after)
         return resp
-    resp = RedirectResponse(_safe_next(next), status_code=303)
-    _set_session(request, resp, token)
-    resp.delete_cookie(CSRF_COOKIE, path="/login")
-    return resp
+    done = RedirectResponse(_safe_next(next), status_code=303)
+    _set_session(request, done, token)
+    done.delete_cookie(CSRF_COOKIE, path="/login")
+    return done
 
 
 @router.post("/logout", include_in_schema=False)

@@ -116,7 +116,8 @@ def test_suppression_leaves_large_groups_and_two_small_ones_alone() -> None:
     rows = [
         {"enterprises": MIN_ENTERPRISES, "tax_wan": 1.0},
         {"enterprises": 1, "tax_wan": 2.0},
-        {"enterprises": 0, "tax_wan": 3.0},
+        # not 0: an empty group's money is known to be nil, so it protects nothing
+        {"enterprises": 2, "tax_wan": 3.0},
         {"enterprises": 9, "tax_wan": 4.0},
     ]
     out = suppress(rows)

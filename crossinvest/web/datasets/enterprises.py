@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from crossinvest.access.disclosure import ENTERPRISE_MONEY
 from crossinvest.access.gate import ReadContext, dataset
 from crossinvest.analytics.periods import PeriodError, parse_period
 from crossinvest.warehouse.connection import fetch_dicts
@@ -159,9 +160,8 @@ def enterprise_list(
         rows = rows[:limit]
         nxt = rows[-1]["enterprise_key"]
     if not ctx.sees_enterprise_money:
-        for r in rows:
-            r.pop("tax_wan", None)
-            r.pop("revenue_wan", None)
+        # A list row is one enterprise: its tax and revenue are confidential.
+        rows = [{k: v for k, v in r.items() if k not in ENTERPRISE_MONEY} for r in rows]
     return {"rows": rows, "next": nxt}
 
 

@@ -39,6 +39,10 @@ REGISTRY_FIELDS = (
 )
 
 
+# Profile parts from the registry and shareholder deliveries only.
+PUBLIC_PROFILE_PARTS = frozenset({"registry", "enterprise", "investors", "penetrated_origins"})
+
+
 def _rules() -> dict[int, str]:
     from crossinvest.analytics.model import RULES
 
@@ -124,5 +128,8 @@ def profile(ctx: ReadContext, *, key: str) -> dict:
         except LookupError as e:
             raise not_found(str(e), f"enterprise {key!r} not found") from e
     if not ctx.sees_enterprise_money:
-        out = {k: v for k, v in out.items() if not k.startswith(("tax", "stats"))}
+        # Keep only parts known to hold no tax/statistics data (a whitelist, so a part
+        # added later stays hidden until reviewed): tax by month, stats by year and the
+        # tax/stats record links (names, IDs, row counts of tax records) are dropped.
+        out = {k: v for k, v in out.items() if k in PUBLIC_PROFILE_PARTS}
     return dict(out)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crossinvest.access.disclosure import suppress
+from crossinvest.access.disclosure import MONEY, suppress, suppress_total
 from crossinvest.access.gate import ReadContext, dataset
 from crossinvest.warehouse.connection import fetch_one
 from crossinvest.web.envelope import ApiError, bad_request
@@ -41,8 +41,6 @@ KIND_DIMS: dict[str, tuple[str, ...]] = {
         "support_region",
     ),
 }
-# Any enterprise-side dimension gives the total row over distinct enterprises.
-TOTAL_BY = ["industry_section"]
 
 
 def analytics() -> Any:
@@ -96,6 +94,35 @@ def _clean_row(row: dict[str, Any]) -> dict[str, Any]:
     return {k: (str(v) if k.endswith("_date") and v is not None else v) for k, v in row.items()}
 
 
+def _filtered_cell_hidden(
+    ctx: ReadContext,
+    kind: str,
+    period: str,
+    penetrate: bool,
+    include_persons: bool,
+    filters: dict[str, list[str]] | None,
+) -> bool:
+    """Is a filtered table's total a cell hidden in the table grouped by the filter dims?
+
+    ``origin_province=P`` gives P's figure as the total row: where P is hidden
+    (small, or a complement) in the table by origin_province, its total must be
+    hidden too, else filtering would undo the suppression. With several values
+    the total is hidden when any selected cell is.
+    """
+    flt = ctx.stats_filters(filters or None) or {}
+    if not flt:
+        return False
+    dims = list(flt)
+    try:
+        res = analytics().stats(
+            ctx.con, kind, period, dims, penetrate=penetrate, include_persons=include_persons
+        )
+    except _input_errors():
+        return True  # cannot tell: hide
+    rows = suppress([dict(r) for r in res.rows], dims, dict(res.total))
+    return any(r["suppressed"] for r in rows if all(r.get(d) in flt[d] for d in dims))
+
+
 @dataset("stats", guard="stats")
 def stats(
     ctx: ReadContext,
@@ -114,8 +141,15 @@ def stats(
     rows = [_clean_row(dict(r)) for r in res.rows]
     total = _clean_row(dict(res.total))
     if not ctx.sees_enterprise_money:
-        rows = suppress(rows)
-        total["suppressed"] = False
+        # Complementary suppression over every margin of this table (total, marginal
+        # groups along each dim, province/section parents); a total of < 3 firms is hidden.
+        rows = suppress(rows, list(res.by), total)
+        total = suppress_total(total)
+        if not total["suppressed"] and _filtered_cell_hidden(
+            ctx, kind, period, penetrate, include_persons, filters
+        ):
+            total = {k: (None if k in MONEY else v) for k, v in total.items()}
+            total["suppressed"] = True
     from crossinvest.analytics.periods import parse_period
 
     return {
@@ -145,10 +179,36 @@ def latest_year(ctx: ReadContext) -> int | None:
     return int(row[0]) if row and row[0] is not None else None
 
 
-def _total(ctx: ReadContext, kind: str, period: str, penetrate: bool) -> dict[str, Any]:
-    res = run_stats(ctx, kind, period, TOTAL_BY, penetrate=penetrate)
-    total = {m: res.total.get(m) for m in MEASURES}
-    return total if ctx.sees_enterprise_money else suppress([total])[0]
+def _totals(
+    ctx: ReadContext, kind: str, periods: list[str], penetrate: bool
+) -> dict[str, dict[str, Any]]:
+    """The total row of each period, in one query (``analytics.query.totals``), scoped."""
+    try:
+        got = analytics().totals(
+            ctx.con, kind, periods, penetrate=penetrate, filters=ctx.stats_filters(None)
+        )
+    except _input_errors() as e:
+        raise bad_request(str(e), "invalid statistics parameters") from e
+    out = {p: {m: t.get(m) for m in MEASURES} for p, t in got.items()}
+    return out if ctx.sees_enterprise_money else {p: suppress_total(t) for p, t in out.items()}
+
+
+def _protect_quarters(
+    ctx: ReadContext, by_year: dict[str, dict[str, Any]], by_quarter: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """Complementary suppression of a year's quarters against the year's published total.
+
+    Tax is paid by quarter, so a year minus three visible quarters would give a
+    hidden fourth; the year's total is the margin of its quarters.
+    """
+    if ctx.sees_enterprise_money:
+        return by_quarter
+    out = dict(by_quarter)
+    for y, year_total in by_year.items():
+        qs = [q for q in by_quarter if q.startswith(f"{y}Q")]
+        for q, row in zip(qs, suppress([by_quarter[q] for q in qs], (), year_total), strict=True):
+            out[q] = row
+    return out
 
 
 def _yoy(cur: dict[str, Any], prev: dict[str, Any]) -> dict[str, float | None]:
@@ -206,10 +266,12 @@ def overview(
 
     h = horizon(ctx)
     years = [str(y) for y in range(year - 4, year) if _covered(h, str(y))] + [str(year)]
-    by_year = {y: _total(ctx, kind, y, penetrate) for y in years}
     quarters = [
         f"{y}Q{q}" for y in (year - 1, year) for q in (1, 2, 3, 4) if _covered(h, f"{y}Q{q}")
     ]
+    every = _totals(ctx, kind, [*years, *quarters], penetrate)
+    by_year = {y: every[y] for y in years}
+    by_quarter = _protect_quarters(ctx, by_year, {q: every[q] for q in quarters})
     current = by_year[str(year)]
     previous = by_year.get(str(year - 1))
     return {
@@ -221,5 +283,5 @@ def overview(
         "previous": previous,
         "yoy": None if previous is None else _yoy(current, previous),
         "by_year": [{"period": y, **v} for y, v in by_year.items()],
-        "by_quarter": [{"period": q, **_total(ctx, kind, q, penetrate)} for q in quarters],
+        "by_quarter": [{"period": q, **v} for q, v in by_quarter.items()],
     }

@@ -516,3 +516,32 @@ def test_usage_shows_who_used_what_this_month(world: World) -> None:
     assert page.status_code == 200 and "100.0%" in page.text and "单位-district_a" in page.text
     xlsx = world.get("admin", "/api/v1/usage?format=xlsx&table=ranking")
     assert xlsx.status_code == 200 and "单位-api" in _text(xlsx)
+
+
+def test_admin_page_changes_a_role_and_scope(world: World) -> None:
+    """The 管理 page's form turns an agency account into a district user of district A."""
+    h = world.headers["admin"]
+    con = open_store(world.home)
+    create_user(con, "convert-me", role="agency", password=PASSWORD, org="某局")
+    con.close()
+    r = world.client.post(
+        f"/admin/users/convert-me?csrf_token={h['X-CSRF-Token']}",
+        data={"action": "update", "role": "district", "org": "某区投资办",
+              "districts": world.district["district_a"]},
+        headers={"Cookie": h["Cookie"]},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert r.status_code == 303 and "done=" in r.headers["location"], r.headers.get("location")
+    users = {u["username"]: u for u in world.get("admin", "/api/v1/users").json()["data"]["rows"]}
+    assert users["convert-me"]["role"] == "district"
+    assert users["convert-me"]["districts"] == [world.district["district_a"]]
+    # a bad district is refused with the reason, nothing changes
+    r = world.client.post(
+        f"/admin/users/convert-me?csrf_token={h['X-CSRF-Token']}",
+        data={"action": "update", "role": "district", "districts": "999999"},
+        headers={"Cookie": h["Cookie"]},
+        follow_redirects=False,
+    )
+    assert "error=" in r.headers["location"]
+    users = {u["username"]: u for u in world.get("admin", "/api/v1/users").json()["data"]["rows"]}
+    assert users["convert-me"]["districts"] == [world.district["district_a"]]

@@ -96,6 +96,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "admin.disable": ("停用", "Disable"),
     "admin.unlock": ("解锁", "Unlock"),
     "admin.create": ("创建", "Create"),
+    "admin.save": ("保存", "Save"),
     "admin.new_user": ("新建账户", "New account"),
     "admin.new_key": ("新建接口密钥", "New API key"),
     "admin.key_name": ("密钥用途名称", "Key name"),

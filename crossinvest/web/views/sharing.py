@@ -154,9 +154,27 @@ async def admin_update_user(
     request: Request,
     actor: CurrentActor,
     username: str,
-    action: Annotated[str, Form(pattern="^(disable|enable|unlock)$")],
+    action: Annotated[str, Form(pattern="^(disable|enable|unlock|update)$")],
+    role: Annotated[str, Form(max_length=16)] = "",
+    org: Annotated[str, Form(max_length=100)] = "",
+    districts: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     svc, ip = service_of(request), client_ip(request.scope)
+    if action == "update":
+        codes = [c for c in districts.replace("，", ",").replace(" ", ",").split(",") if c]
+        return await _admin_do(
+            request,
+            lambda: sharing.update_user(
+                svc,
+                actor,
+                username,
+                ip=ip,
+                role=role,
+                org=org or None,
+                districts=codes or None,
+            ),
+            f"已修改 {username} 的角色与辖区",
+        )
     if action == "unlock":
         return await _admin_do(
             request, lambda: sharing.unlock_user(svc, actor, username, ip=ip), f"已解锁 {username}"

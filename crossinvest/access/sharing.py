@@ -241,49 +241,44 @@ def users(service: Any, actor: Actor) -> list[dict[str, Any]]:
     return out
 
 
-def _admin_change(service: Any, actor: Actor, what: str, ip: str | None, **detail: Any) -> None:
-    service.invalidate()
-    service.audit("admin", actor=actor, ip=ip, detail={"action": what, **detail})
-
-
-def create_user(service: Any, actor: Actor, *, ip: str | None = None, **fields: Any) -> dict:
-    from crossinvest.access.accounts import AccountError, create_user
+def _admin_step(
+    service: Any, actor: Actor, what: str, fn: Any, *args: Any, ip: str | None, **kwargs: Any
+) -> Any:
+    """Run one administrator's change ``fn(con, *args, **kwargs)``: authorised, refused
+    with the user's message, then audited and every memoised actor forgotten."""
+    from crossinvest.access.accounts import AccountError
 
     authorize(actor, "admin", "write")
     try:
         with service.lock:
-            user = create_user(service.con, fields.pop("username"), **fields)
+            result = fn(service.con, *args, **kwargs)
     except AccountError as e:
         raise _wrap(e) from e
-    _admin_change(service, actor, "create_user", ip, user=user.username, role=user.role)
-    return user.as_json()
+    service.invalidate()
+    target = {"target": args[0]} if args else {}
+    service.audit("admin", actor=actor, ip=ip, detail={"action": what, **target})
+    return result
+
+
+def create_user(service: Any, actor: Actor, *, ip: str | None = None, **fields: Any) -> dict:
+    from crossinvest.access.accounts import create_user as create
+
+    username = fields.pop("username")
+    return _admin_step(service, actor, "create_user", create, username, ip=ip, **fields).as_json()
 
 
 def update_user(
     service: Any, actor: Actor, username: str, *, ip: str | None = None, **fields: Any
 ) -> dict:
-    from crossinvest.access.accounts import AccountError, update_user
+    from crossinvest.access.accounts import update_user as update
 
-    authorize(actor, "admin", "write")
-    try:
-        with service.lock:
-            user = update_user(service.con, username, **fields)
-    except AccountError as e:
-        raise _wrap(e) from e
-    _admin_change(service, actor, "update_user", ip, user=username, fields=sorted(fields))
-    return user.as_json()
+    return _admin_step(service, actor, "update_user", update, username, ip=ip, **fields).as_json()
 
 
 def unlock_user(service: Any, actor: Actor, username: str, *, ip: str | None = None) -> None:
-    from crossinvest.access.accounts import AccountError, unlock_user
+    from crossinvest.access.accounts import unlock_user as unlock
 
-    authorize(actor, "admin", "write")
-    try:
-        with service.lock:
-            unlock_user(service.con, username)
-    except AccountError as e:
-        raise _wrap(e) from e
-    _admin_change(service, actor, "unlock_user", ip, user=username)
+    _admin_step(service, actor, "unlock_user", unlock, username, ip=ip)
 
 
 def keys(service: Any, actor: Actor) -> list[dict[str, Any]]:
@@ -304,28 +299,19 @@ def create_key(
     days: int,
     ip: str | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    from crossinvest.access.accounts import AccountError, create_key
+    from crossinvest.access.accounts import create_key as create
 
-    authorize(actor, "admin", "write")
-    try:
-        with service.lock:
-            plain, key = create_key(service.con, username, name=name, datasets=datasets, days=days)
-    except AccountError as e:
-        raise _wrap(e) from e
-    _admin_change(service, actor, "create_key", ip, user=username, key=key.prefix)
+    plain, key = _admin_step(
+        service, actor, "create_key", create, username, ip=ip, name=name, datasets=datasets,
+        days=days,
+    )  # fmt: skip
     return plain, key.as_json()
 
 
 def revoke_key(service: Any, actor: Actor, key: str, *, ip: str | None = None) -> None:
-    from crossinvest.access.accounts import AccountError, revoke_key
+    from crossinvest.access.accounts import revoke_key as revoke
 
-    authorize(actor, "admin", "write")
-    try:
-        with service.lock:
-            revoke_key(service.con, key)
-    except AccountError as e:
-        raise _wrap(e) from e
-    _admin_change(service, actor, "revoke_key", ip, key=key)
+    _admin_step(service, actor, "revoke_key", revoke, key, ip=ip)
 
 
 # --- audit and usage ------------------------------------------------------------------

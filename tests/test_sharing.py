@@ -429,8 +429,19 @@ def test_expired_and_revoked_keys_are_refused(world: World) -> None:
     )
 
 
-def test_brute_force_sign_in_is_slowed_then_locked(tmp_path: Path) -> None:
+def test_brute_force_sign_in_is_slowed_then_locked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import time
+
+    from argon2 import PasswordHasher
+
+    from crossinvest.access import accounts
+
+    # a cheap hash, so that the 1-second windows below are not eaten by argon2 on a busy machine
+    monkeypatch.setattr(
+        accounts, "HASHER", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    )
 
     home = demo_home(tmp_path / "home", enterprises=400, anonymous_role=None)
     settings = json.loads(home.settings_file.read_text("utf-8"))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -97,14 +98,18 @@ def main() -> None:
     for source in a.source or ["registry", "shareholders"]:
         path = data / f"{source}.csv"
         size = path.stat().st_size / 1e6
+        load_before = os.getloadavg()[0]
         base = run_child(["baseline", str(path)])
         ours = run_child(["load", source, str(path), "1" if a.with_plugins else "0"])
         ratio = base["seconds"] / ours["seconds"]
+        # The machine is shared: the load average says how comparable the run is.
         print(
             f"{source}: {ours['rows']:,} rows, {size:,.0f} MB | bare read_csv {base['seconds']:.2f}s "
             f"(peak {base['peak_rss_mb']:,.0f} MB) | crossinvest load {ours['seconds']:.2f}s "
             f"({ours['rows'] / ours['seconds']:,.0f} rows/s, peak {ours['peak_rss_mb']:,.0f} MB) | "
-            f"speed ratio {ratio:.2f}x (target >= 0.5)"
+            f"speed ratio {ratio:.2f}x (target >= 0.5) | load average {load_before:.1f} -> "
+            f"{os.getloadavg()[0]:.1f}",
+            flush=True,
         )
 
 

@@ -19,14 +19,16 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from crossinvest.plugins import get_plugin_manager
 from crossinvest.progress import ProgressFn, no_progress, rich_progress
 from crossinvest.readers import FileRefused, StagedFile, stage_file
+from crossinvest.readers.base import temp_table
 from crossinvest.sources import SOURCES, Source
 from crossinvest.validation.typed import checks_values_sql, plan_typed
-from crossinvest.warehouse.archive import archive_file
+from crossinvest.warehouse.archive import archive_file, archive_needs_staged
 from crossinvest.warehouse.batches import REJECTS_SHOWN, Batch, LoadResult
 from crossinvest.warehouse.connection import Warehouse, fetch_all, fetch_one, run, transaction
 from crossinvest.warehouse.derive import derive_registry_regions
@@ -79,17 +81,21 @@ def load_file(
     source = SOURCES[source_name]
     path = Path(path)
     started = time.perf_counter()
-    digest = sha256_file(path)
-    dup = _duplicate_of(wh, source.name, digest)
-    if dup is not None:
-        return LoadResult(dup, source.name, path.name, digest, 0, 0, 0, duplicate_file=True)
-
     con = wh.con
     tag = uuid.uuid4().hex[:8]
     stg, typed = f"stg_{tag}", f"typed_{tag}"
     progress("读取 read", 0, 1)
     try:
-        staged = stage_file(con, source, path, table=stg, tmp_dir=wh.home.tmp)
+        # The hash (~0.3 s per 100 MB) runs beside the staging read instead of
+        # before it; hashlib releases the GIL, as does DuckDB. A duplicate file is
+        # then recognised after staging, and the staged table is simply dropped.
+        with ThreadPoolExecutor(1, thread_name_prefix="ci-sha256") as pool:
+            hashing = pool.submit(sha256_file, path)
+            staged = stage_file(con, source, path, table=stg, tmp_dir=wh.home.tmp)
+            digest = hashing.result()
+        dup = _duplicate_of(wh, source.name, digest)
+        if dup is not None:
+            return LoadResult(dup, source.name, path.name, digest, 0, 0, 0, duplicate_file=True)
         progress("读取 read", staged.rows, staged.rows)
         return _load_staged(wh, source, path, digest, staged, typed, strict, started, progress)
     finally:
@@ -123,11 +129,14 @@ def _load_staged(
         run(con, plan.sql)
     finally:
         run(con, "SET preserve_insertion_order = true")
-    if source.name == "registry":
-        derive_registry_regions(con, typed)
     rejected, warned = fetch_one(
         con, f"SELECT count(*) FILTER (_err <> 0), count(*) FILTER (_warn <> 0) FROM {typed}"
     ) or (0, 0)
+    masked_archive = archive_needs_staged(source, staged)
+    if not masked_archive:
+        _keep_flagged_staged(con, staged, typed, rejected + warned)
+    if source.name == "registry":
+        derive_registry_regions(con, typed)
     progress("校验 validate", n, n)
 
     checks = checks_values_sql(plan.errors, plan.warnings)
@@ -140,6 +149,8 @@ def _load_staged(
         )
 
     archive_rel = archive_file(wh, source, path, digest, staged)
+    if masked_archive:
+        _keep_flagged_staged(con, staged, typed, rejected + warned)
     progress("写入 write", 0, n - rejected)
     with transaction(con):
         batch_id = fetch_one(con, "SELECT nextval('batch_seq')")[0]  # type: ignore[index]
@@ -150,11 +161,19 @@ def _load_staged(
         # Within one file the last row of a key wins. Repeats are rare, so find
         # them with one aggregate and join that small table, instead of a
         # window over every row.
+        # A first aggregate over a 64-bit hash of the key is far smaller than one
+        # over the key strings (10M groups spill otherwise); the exact grouping
+        # then runs on the few rows whose hash repeats.
         run(
             con,
             f"""
             CREATE OR REPLACE TEMP TABLE {typed}_last AS
-            SELECT {keys}, max(_row) AS _last_row FROM {typed} WHERE _err = 0
+            WITH h AS (
+                SELECT hash({keys}) AS h FROM {typed} WHERE _err = 0
+                GROUP BY ALL HAVING count(*) > 1
+            )
+            SELECT {keys}, max(_row) AS _last_row FROM {typed}
+            WHERE _err = 0 AND hash({keys}) IN (SELECT h FROM h)
             GROUP BY {keys} HAVING count(*) > 1
             """,
         )
@@ -167,7 +186,7 @@ def _load_staged(
             f"""
             INSERT INTO {source.table} (batch_id, row_no, is_current, {col_list})
             SELECT {batch_id}, t._row, d._last_row IS NULL OR d._last_row = t._row,
-                   {", ".join("t." + c for c in cols)}
+                   {", ".join(plan.insert_exprs.get(c, "t." + c) for c in cols)}
             FROM {typed} t LEFT JOIN {typed}_last d ON {match}
             WHERE t._err = 0
             """,
@@ -201,6 +220,20 @@ def _load_staged(
         rows_warned=warned,
         elapsed_s=time.perf_counter() - started,
     )
+
+
+def _keep_flagged_staged(con, staged: StagedFile, typed: str, flagged: int) -> None:
+    """Shrink the staging table to the rows that rejects and quarantine still read.
+
+    The raw text of every row is no longer needed once the typed table exists
+    (and the archive is written); dropping it early frees most of the memory
+    budget for the aggregate and the insert that follow, which otherwise spill.
+    """
+    stg = temp_table(staged.table)
+    keep = f"_row IN (SELECT _row FROM {typed} WHERE _err <> 0 OR _warn <> 0)" if flagged else "false"
+    run(con, f"CREATE OR REPLACE TEMP TABLE {staged.table}_f AS SELECT * FROM {stg} WHERE {keep}")
+    run(con, f"DROP TABLE {stg}")
+    run(con, f"ALTER TABLE {temp_table(staged.table + '_f')} RENAME TO {staged.table}")
 
 
 def _flagged_sql(typed: str, checks: str, mask: str = "_err") -> str:

@@ -37,9 +37,30 @@ from pathlib import Path
 API_TARGET_MS, PAGE_TARGET_MS, RPS_TARGET = 100.0, 300.0, 1000.0
 
 
+# Every request is made by a signed-in office analyst through an API key, as a
+# partner system would call: the sign-in check and the audit row are measured too.
+AUTH: dict[str, str] = {}
+
+
+def bench_account(home: Path) -> None:
+    """Create an analyst account and key in ``home``; requests carry the key from now on."""
+    from crossinvest.access.accounts import create_key, create_user, get_user
+    from crossinvest.access.catalogue import BY_NAME
+    from crossinvest.access.store import open_store
+    from crossinvest.config import Home
+
+    con = open_store(Home(home))
+    if get_user(con, "bench") is None:
+        create_user(con, "bench", role="analyst", password="Bench-mark-2026")
+    key, _ = create_key(con, "bench", name="bench_web", datasets=list(BY_NAME), days=1)
+    con.close()
+    AUTH["Authorization"] = f"Bearer {key}"
+
+
 def get(url: str) -> tuple[float, bytes]:
     t = time.perf_counter()
-    with urllib.request.urlopen(url, timeout=120) as r:
+    req = urllib.request.Request(url, headers=AUTH)
+    with urllib.request.urlopen(req, timeout=120) as r:
         body = r.read()
         if r.status != 200:
             raise RuntimeError(f"{url}: HTTP {r.status}")
@@ -160,7 +181,15 @@ def wrk(url: str, seconds: int, connections: int) -> dict[str, float]:
     if shutil.which("wrk") is None:
         return {"error": "wrk missing: apt-get install -y wrk"}  # type: ignore[dict-item]
     proc = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+        [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            *[a for k, v in AUTH.items() for a in ("-H", f"{k}: {v}")],
+            url,
+        ],
         capture_output=True,
         text=True,
         timeout=seconds + 60,
@@ -239,8 +268,9 @@ def main(argv: list[str] | None = None) -> int:
             from crossinvest.web.testing import demo_home
 
             t = time.perf_counter()
-            demo_home(home, enterprises=args.enterprises)
+            demo_home(home, enterprises=args.enterprises, anonymous_role=None)
             print(f"demo data built in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+        bench_account(home)
         proc, base = start_server(home)
         try:
             deadline = time.monotonic() + 600

@@ -51,7 +51,7 @@ def bench_account(home: Path) -> None:
 
     con = open_store(Home(home))
     if get_user(con, "bench") is None:
-        create_user(con, "bench", role="analyst", password="Bench-mark-2026")
+        create_user(con, "bench", role="analyst", password="Perf-run-2026!")
     key, _ = create_key(con, "bench", name="bench_web", datasets=list(BY_NAME), days=1)
     con.close()
     AUTH["Authorization"] = f"Bearer {key}"

@@ -556,3 +556,16 @@ def test_admin_page_changes_a_role_and_scope(world: World) -> None:
     assert "error=" in r.headers["location"]
     users = {u["username"]: u for u in world.get("admin", "/api/v1/users").json()["data"]["rows"]}
     assert users["convert-me"]["districts"] == [world.district["district_a"]]
+
+
+def test_audit_search_takes_any_valid_date(world: World) -> None:
+    for q in ("since=0001-01-01", "until=9999-12-31", "since=2026-01-01&until=2026-12-31"):
+        r = world.get("admin", f"/api/v1/audit?{q}")
+        assert r.status_code == 200, (q, r.text[:200])
+    assert world.get("admin", "/api/v1/audit?since=2026-02-30").status_code == 400
+
+
+def test_usage_months_outside_the_calendar_are_refused_not_crashed(world: World) -> None:
+    assert world.get("admin", "/api/v1/usage?month=0001-01").status_code == 400
+    assert world.get("admin", "/api/v1/usage?month=9999-12").status_code == 400
+    assert world.get("admin", "/api/v1/usage?month=2026-10").status_code == 200

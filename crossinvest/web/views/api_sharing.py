@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from crossinvest.access import sharing
+from crossinvest.access.catalogue import requestable
 from crossinvest.access.gate import Gate
 from crossinvest.web.envelope import ApiError, json_response, ok
 from crossinvest.web.export import MEDIA, content_disposition, export_bytes
@@ -24,7 +25,8 @@ from crossinvest.web.respond import CurrentActor, answer_json, trace_of
 router = APIRouter(prefix="/api/v1", tags=["sharing 共享"])
 
 Month = Annotated[
-    str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="统计月份 YYYY-MM")
+    str | None,
+    Query(pattern=r"^(19|2\d)\d{2}-(0[1-9]|1[0-2])$", description="统计月份 YYYY-MM（1900–2999）"),
 ]
 ExportFormat = Annotated[
     str, Query(pattern="^(json|csv|xlsx)$", description="json（默认）、csv 或 xlsx")
@@ -59,8 +61,11 @@ async def catalogue(request: Request, actor: CurrentActor) -> Response:
 
 
 class NewRequest(BaseModel):
-    dataset: str = Field(max_length=64, description="有条件共享的数据集")
-    purpose: str = Field(max_length=500, description="用途")
+    dataset: str = Field(pattern=f"^({'|'.join(requestable())})$", description="有条件共享的数据集")
+    # at least 4 characters between the first and the last that are not blank
+    purpose: str = Field(
+        max_length=500, pattern=r"\S[\s\S]*\S[\s\S]*\S[\s\S]*\S", description="用途"
+    )
     days: int = Field(default=90, ge=1, le=366, description="申请期限（天）")
 
 
@@ -100,7 +105,7 @@ async def list_requests(
 
 class Decision(BaseModel):
     approve: bool
-    reason: str = Field(min_length=1, max_length=500, description="审批理由")
+    reason: str = Field(min_length=1, max_length=500, pattern=r"\S", description="审批理由")
     days: int | None = Field(default=None, ge=1, le=366, description="授权期限（天），默认按申请")
 
 
@@ -214,8 +219,10 @@ async def audit(
             user=user,
             event=event,
             dataset=dataset,
-            since=since.isoformat() if since else None,
-            until=until.isoformat() if until else None,
+            # the first and last representable days mean "no bound" (and would overflow
+            # when moved between Beijing time and UTC)
+            since=since.isoformat() if since and since.year > 1 else None,
+            until=until.isoformat() if until and until.year < 9999 else None,
             limit=limit,
             before_id=before,
         )

@@ -164,21 +164,32 @@ def links(
     if cursor is not None:
         where.append(f"{LINK_KEY} > ?")
         params.append(cursor)
+    # The page of links first; record names are then looked up for its records only
+    # (grouping the whole tax table by taxpayer took 1.6 s at 79M tax rows).
     rows = fetch_dicts(
         ctx.con,
         f"""
-        SELECT {LINK_KEY} AS _key, l.source, l.record_key,
-               COALESCE(t.name, s.name) AS record_name,
-               l.enterprise_key, r.name AS enterprise_name, l.method, l.weight, l.status,
-               l.reviewer, strftime(l.decided_at, '%Y-%m-%dT%H:%M:%S') AS decided_at, l.batch_id AS batch
-        FROM record_links l
-        LEFT JOIN registry r ON r.enterprise_key = l.enterprise_key
-        LEFT JOIN (SELECT taxpayer_key AS k, any_value(taxpayer_name) AS name FROM tax GROUP BY 1) t
-               ON l.source = 'tax' AND t.k = l.record_key
-        LEFT JOIN (SELECT unit_key AS k, any_value(name) AS name FROM stats GROUP BY 1) s
-               ON l.source = 'stats' AND s.k = l.record_key
-        WHERE {" AND ".join(where)}
-        ORDER BY _key LIMIT ?
+        WITH page AS (
+            SELECT {LINK_KEY} AS _key, l.source, l.record_key,
+                   l.enterprise_key, r.name AS enterprise_name, l.method, l.weight, l.status,
+                   l.reviewer, strftime(l.decided_at, '%Y-%m-%dT%H:%M:%S') AS decided_at,
+                   l.batch_id AS batch
+            FROM record_links l
+            LEFT JOIN registry r ON r.enterprise_key = l.enterprise_key
+            WHERE {" AND ".join(where)}
+            ORDER BY _key LIMIT ?
+        )
+        SELECT p._key, p.source, p.record_key, COALESCE(t.name, s.name) AS record_name,
+               p.enterprise_key, p.enterprise_name, p.method, p.weight, p.status, p.reviewer,
+               p.decided_at, p.batch
+        FROM page p
+        LEFT JOIN (SELECT taxpayer_key AS k, any_value(taxpayer_name) AS name FROM tax
+                   WHERE taxpayer_key IN (SELECT record_key FROM page WHERE source = 'tax')
+                   GROUP BY 1) t ON p.source = 'tax' AND t.k = p.record_key
+        LEFT JOIN (SELECT unit_key AS k, any_value(name) AS name FROM stats
+                   WHERE unit_key IN (SELECT record_key FROM page WHERE source = 'stats')
+                   GROUP BY 1) s ON p.source = 'stats' AND s.k = p.record_key
+        ORDER BY p._key
         """,
         [*params, limit + 1],
     )

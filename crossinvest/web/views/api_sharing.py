@@ -46,18 +46,19 @@ def delivered(request: Request, guard: str, rows: int, action: str = "read") -> 
     trace_of(request).append((guard, action, rows))
 
 
+def read_catalogue(g: Gate, service: Any) -> dict[str, Any]:
+    """The catalogue for ``g``'s actor, dated by the warehouse's freshness, audited as one read."""
+    fresh = g.read("freshness")
+    g.trace.clear()  # looking up dates is not a use of the freshness dataset
+    data = sharing.catalogue(service, g.actor, fresh)
+    g.trace.append(("catalogue", "read", len(data["datasets"])))
+    return data
+
+
 @router.get("/catalogue", responses=documented(dict[str, Any]), summary="sharing catalogue")
 async def catalogue(request: Request, actor: CurrentActor) -> Response:
     svc = service_of(request)
-
-    def produce(g: Gate) -> dict[str, Any]:
-        fresh = g.read("freshness")
-        g.trace.clear()  # looking up dates is not a use of the freshness dataset
-        data = sharing.catalogue(svc, g.actor, fresh)
-        g.trace.append(("catalogue", "read", len(data["datasets"])))
-        return ok(data)
-
-    return await answer_json(request, actor, produce, cache=False)
+    return await answer_json(request, actor, lambda g: ok(read_catalogue(g, svc)), cache=False)
 
 
 class NewRequest(BaseModel):

@@ -20,7 +20,7 @@ from crossinvest.access.catalogue import BY_NAME, requestable
 from crossinvest.access.gate import Gate
 from crossinvest.web.guard import client_ip
 from crossinvest.web.respond import CurrentActor, answer_page
-from crossinvest.web.views.api_sharing import AUDIT_COLUMNS, Month, service_of
+from crossinvest.web.views.api_sharing import AUDIT_COLUMNS, Month, read_catalogue, service_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -28,6 +28,11 @@ router = APIRouter(include_in_schema=False)
 def _back(path: str, *, done: str | None = None, error: str | None = None) -> RedirectResponse:
     q = f"?done={quote(done)}" if done else f"?error={quote(error)}" if error else ""
     return RedirectResponse(path + q, status_code=303)
+
+
+def _district_codes(text: str) -> list[str] | None:
+    """Codes typed into a form, separated by commas (either width) or spaces."""
+    return [c for c in text.replace("，", ",").replace(" ", ",").split(",") if c] or None
 
 
 def _flash(request: Request) -> dict[str, str | None]:
@@ -42,10 +47,7 @@ async def catalogue_page(request: Request, actor: CurrentActor) -> Response:
     svc = service_of(request)
 
     def produce(g: Gate, lang: str) -> tuple[str, dict[str, Any]]:
-        fresh = g.read("freshness")
-        g.trace.clear()
-        data = sharing.catalogue(svc, g.actor, fresh)
-        g.trace.append(("catalogue", "read", len(data["datasets"])))
+        data = read_catalogue(g, svc)
         mine = sharing.requests(svc, g.actor) if g.actor.can("requests") else []
         return "catalogue.html", {**data, "mine": mine, **_flash(request)}
 
@@ -131,7 +133,7 @@ async def admin_create_user(
     districts: Annotated[str, Form(max_length=200)] = "",
     password: Annotated[str, Form(max_length=256)] = "",
 ) -> Response:
-    codes = [c for c in districts.replace("，", ",").replace(" ", ",").split(",") if c] or None
+    codes = _district_codes(districts)
     return await _admin_do(
         request,
         lambda: sharing.create_user(
@@ -161,7 +163,7 @@ async def admin_update_user(
 ) -> Response:
     svc, ip = service_of(request), client_ip(request.scope)
     if action == "update":
-        codes = [c for c in districts.replace("，", ",").replace(" ", ",").split(",") if c]
+        codes = _district_codes(districts)
         return await _admin_do(
             request,
             lambda: sharing.update_user(
@@ -171,7 +173,7 @@ async def admin_update_user(
                 ip=ip,
                 role=role,
                 org=org or None,
-                districts=codes or None,
+                districts=codes,
             ),
             f"已修改 {username} 的角色与辖区",
         )

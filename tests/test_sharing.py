@@ -432,17 +432,14 @@ def test_expired_and_revoked_keys_are_refused(world: World) -> None:
 def test_brute_force_sign_in_is_slowed_then_locked(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import time
+    import datetime as dt
 
-    from argon2 import PasswordHasher
+    from crossinvest.access import throttle
 
-    from crossinvest.access import accounts
-
-    # a cheap hash, so that the 1-second windows below are not eaten by argon2 on a busy machine
-    monkeypatch.setattr(
-        accounts, "HASHER", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    )
-
+    # The throttle's clock is the test's: waiting is a step of the clock, not a sleep whose
+    # 1-second window a busy machine can miss.
+    clock = [dt.datetime.now(dt.UTC)]
+    monkeypatch.setattr(throttle, "system_clock", lambda: clock[0])
     home = demo_home(tmp_path / "home", enterprises=400, anonymous_role=None)
     settings = json.loads(home.settings_file.read_text("utf-8"))
     settings.update({"login_slow_after": 2, "login_lock_after": 4, "login_lock_minutes": 30})
@@ -457,7 +454,7 @@ def test_brute_force_sign_in_is_slowed_then_locked(
 
         def wait_out(r: Any) -> None:
             assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
-            time.sleep(int(r.headers["Retry-After"]) + 0.1)
+            clock[0] += dt.timedelta(seconds=int(r.headers["Retry-After"]) + 1)
 
         assert attempt("wrong-1").status_code == 401
         assert attempt("wrong-2").status_code == 401

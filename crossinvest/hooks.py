@@ -24,6 +24,16 @@ def register_migrations():  # type: ignore[empty-body]
 
 
 @hookspec
+def register_indexes():  # type: ignore[empty-body]
+    """Return ``{index name: (table, column)}``: the lookup indexes the plugin's tables need.
+
+    Indexes are derived data: ``warehouse.lookups.ensure_indexes`` creates any that
+    are missing, each in its own transaction, when the warehouse opens and after a
+    load, a rollback or a rebuild commits.
+    """
+
+
+@hookspec
 def after_load(con, batch):  # type: ignore[empty-body]
     """Called inside the load transaction after a batch's rows are in place.
 

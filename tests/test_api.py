@@ -194,6 +194,28 @@ def test_enterprise_list_has_exactly_the_figures_enterprises(client, year) -> No
         )
 
 
+def test_enterprise_list_filtered_on_the_enterprise_side(client, year) -> None:  # type: ignore[no-untyped-def]
+    """A district filter leaves few candidates per round: the list pages through rounds."""
+    by_district = envelope(
+        client.get(
+            "/api/v1/stats/inbound", params={"period": year, "by": "district", "penetrate": "true"}
+        )
+    )["data"]["rows"]
+    for row in sorted(by_district, key=lambda r: r["enterprises"])[:2]:
+        keys: list[str] = []
+        cursor = None
+        while True:
+            params = {"period": year, "district": row["district"], "penetrate": "true", "limit": 2}
+            if cursor:
+                params["cursor"] = cursor
+            body = envelope(client.get("/api/v1/stats/inbound/enterprises", params=params))
+            keys += [r["enterprise_key"] for r in body["data"]["rows"]]
+            cursor = body["meta"]["next"]
+            if cursor is None:
+                break
+        assert len(keys) == len(set(keys)) == row["enterprises"] and keys == sorted(keys)
+
+
 def test_overview_equals_the_totals(client, year) -> None:  # type: ignore[no-untyped-def]
     body = envelope(client.get("/api/v1/overview", params={"kind": "inbound", "year": year}))
     d = body["data"]

@@ -221,9 +221,12 @@ def rebuild_command(
     """重算全部统计汇总表 / Rebuild every materialised statistics table (normally automatic)."""
     from crossinvest.analytics.materialize import rebuild_all
     from crossinvest.warehouse.connection import transaction
+    from crossinvest.warehouse.lookups import ensure_indexes
 
-    with _connect() as wh, transaction(wh.con):
-        timings = rebuild_all(wh.con)
+    with _connect() as wh:
+        with transaction(wh.con):
+            timings = rebuild_all(wh.con)
+        ensure_indexes(wh.con)
     if json_:
         _json({k: round(v, 3) for k, v in timings.items()})
     else:

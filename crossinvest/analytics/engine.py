@@ -105,9 +105,18 @@ class DuckDBEngine:
             self._temps.append(name)
         return self.table(name)
 
-    def insert(self, expr: ExprLike, target: str, key: str | None = None) -> None:
-        """Append ``expr``'s rows to the warehouse table ``target`` (columns by name)."""
-        run(self.con, f'INSERT INTO "{target}" BY NAME {self.sql(expr, key)}')
+    def insert(
+        self, expr: ExprLike, target: str, key: str | None = None, order_by: str | None = None
+    ) -> None:
+        """Append ``expr``'s rows to the warehouse table ``target`` (columns by name).
+
+        ``order_by`` stores them in that order, so that DuckDB's per-row-group
+        min/max skip the rest of the table when a query filters on those columns.
+        """
+        sql = self.sql(expr, key)
+        if order_by:
+            sql = f"SELECT * FROM ({sql}) ORDER BY {order_by}"
+        run(self.con, f'INSERT INTO "{target}" BY NAME {sql}')
 
     def rows(self, expr: ExprLike, key: str | None = None) -> list[dict[str, Any]]:
         cur = run(self.con, self.sql(expr, key))

@@ -20,8 +20,9 @@ import ibis.expr.types as ir
 from crossinvest.analytics import cube, model, penetration
 from crossinvest.analytics.engine import DuckDBEngine
 from crossinvest.analytics.lookups import refresh_lookups
-from crossinvest.analytics.tables import LEVELS, get_state, set_state
+from crossinvest.analytics.tables import LEVELS, LOOKUP_INDEXES, get_state, set_state
 from crossinvest.warehouse.connection import fetch_one, run
+from crossinvest.warehouse.lookups import drop_indexes
 
 CUBE_KEY_SQL = (
     "hash(kind, level, mask, o_prov, o_pref, o_dist, e_region, e_div, e_sec, est_b, end_b, src, tm)"
@@ -45,6 +46,10 @@ ALL_TABLES = (
     *ROLLUPS,
 )
 KINDS = ("inbound", "outbound")
+# an_groups is stored in this order (direct rows first, then penetrated): an
+# enterprise list filtered by origin then reads only that origin's row groups
+# (11 ms instead of 0.3 s at 42M rows).
+GROUPS_ORDER = "kind, origin_code, enterprise_key"
 
 
 @dataclass
@@ -83,12 +88,18 @@ def lookup_signature(con: duckdb.DuckDBPyConnection) -> str:
 
 
 def rebuild_all(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
-    """Recompute every analytics table from the warehouse; return seconds per step."""
+    """Recompute every analytics table from the warehouse; return seconds per step.
+
+    The tables' lookup indexes are dropped first (maintaining them through a delete
+    and re-insert of every row costs more than building them again); the caller
+    builds them after committing, with ``warehouse.lookups.ensure_indexes``.
+    """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     refresh_lookups(con)
     eng = DuckDBEngine(con)
     inp = inputs(eng)
+    drop_indexes(con, LOOKUP_INDEXES)
     for t in ALL_TABLES:
         run(con, f"DELETE FROM {t}")
     eng.insert(
@@ -149,6 +160,7 @@ def build_enterprise_tables(
             lambda: model.enterprises(inp.registry, inp.regions, owned=eng.table(o)),
             e,
             key=f"ents:{o}",
+            order_by="enterprise_key",  # a list's page is the first keys: a top-N skips the rest
         )
     else:
         # Built into a temp table first, then appended: the groups read it without
@@ -161,7 +173,10 @@ def build_enterprise_tables(
         )
         run(eng.con, f"INSERT INTO an_enterprises BY NAME SELECT * FROM {e}")
     eng.insert(
-        lambda: model.direct_groups(eng.table(o), eng.table(e)), "an_groups", key=f"direct:{o}:{e}"
+        lambda: model.direct_groups(eng.table(o), eng.table(e)),
+        "an_groups",
+        key=f"direct:{o}:{e}",
+        order_by=GROUPS_ORDER,
     )
     eng.insert(
         lambda: model.pen_edges(eng.table(o), eng.table(e)), "an_pen_edges", key=f"edges:{o}:{e}"
@@ -217,14 +232,11 @@ def build_pen(
         ps = eng.table("an_pen_start")
         ps = ps.filter(ps.side == side).drop("side")
         ents = eng.table("an_enterprises")
-        # Combined and priced in one statement: the per-enterprise result is never stored twice.
-        eng.insert(
-            lambda terms=terms, edges=edges, ps=ps, ents=ents, kind=kind: penetration.pen_groups(
-                penetration.combine(terms, edges, ps, tgt), ents, kind
-            ),
-            "an_groups",
-            key=f"pen_groups:{tag}",
-        )
+        parts, temps = penetration.pen_group_parts(eng, terms, edges, ps, ents, kind, tgt, tag=tag)
+        for i, part in enumerate(parts):
+            eng.insert(part, "an_groups", key=f"pen_groups:{tag}:{i}", order_by=GROUPS_ORDER)
+        for t in temps:
+            eng.drop(t)
         eng.drop(edges)
     if timings is not None:
         timings["penetration"] = time.perf_counter() - t0

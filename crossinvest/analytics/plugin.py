@@ -33,6 +33,13 @@ def register_migrations() -> list[Migration]:
     ]
 
 
+@hookimpl
+def register_indexes() -> dict[str, tuple[str, str]]:
+    from crossinvest.analytics.tables import LOOKUP_INDEXES
+
+    return LOOKUP_INDEXES
+
+
 # trylast: linkage (and anything else) updates record_links in the same hook
 # first, so the figures see the links of this load.
 @hookimpl(trylast=True)

@@ -15,6 +15,7 @@ import duckdb
 
 from crossinvest.analytics.model import RULES, SHANGHAI
 from crossinvest.warehouse.connection import fetch_dicts
+from crossinvest.warehouse.lookups import by_keys, fetch_by_keys, linked_records
 
 CLASS_NAMES = {"D": "domestic", "N": "non_domestic", "U": "unknown"}
 REGISTRY_FIELDS = (
@@ -54,21 +55,48 @@ def _region(con: duckdb.DuckDBPyConnection, code: str | None) -> dict[str, Any] 
     return rows[0] if rows else {"code": code, "name": None}
 
 
+def _registry_row(con: duckdb.DuckDBPyConnection, key: str) -> dict[str, Any] | None:
+    """The current registry row for a USCC, a registration number or an enterprise key.
+
+    A registry key is the valid USCC or ``R:`` + registration number, so the
+    indexed key answers nearly every lookup; only an enterprise with a valid USCC
+    looked up by its old registration number needs the scan.
+    """
+    cols = ", ".join(REGISTRY_FIELDS)
+    rows = fetch_by_keys(
+        con,
+        "registry_rows",
+        "enterprise_key",
+        {key, f"R:{key}"},
+        columns=f"{cols}, is_current",
+        where="k.is_current",
+        order_by="k.enterprise_key",
+    )
+    if not rows:
+        rows = fetch_dicts(
+            con,
+            f"SELECT {cols} FROM registry WHERE uscc = ? OR reg_no = ? ORDER BY enterprise_key LIMIT 1",
+            [key, key],
+        )
+    if not rows:
+        return None
+    row = rows[0]
+    row.pop("is_current", None)
+    return row
+
+
 def enterprise_profile(con: duckdb.DuckDBPyConnection, uscc: str) -> dict[str, Any]:
     """The profile of the enterprise with this USCC (or registration number).
 
-    Raises ``EnterpriseNotFound`` when no current registry row matches.
+    Raises ``EnterpriseNotFound`` when no current registry row matches. Every
+    part is read by key through the warehouse's indexes (``warehouse.lookups``):
+    a few milliseconds at 10M enterprises, where a scan of the linked views took
+    seconds.
     """
     key = (uscc or "").strip().upper()
-    rows = fetch_dicts(
-        con,
-        f"SELECT {', '.join(REGISTRY_FIELDS)} FROM registry WHERE enterprise_key = ? OR uscc = ? OR reg_no = ? "
-        "ORDER BY enterprise_key LIMIT 1",
-        [key, key, key],
-    )
-    if not rows:
+    ent = _registry_row(con, key)
+    if ent is None:
         raise EnterpriseNotFound(f"企业「{uscc}」不在登记信息中（统一社会信用代码或注册号）")
-    ent = rows[0]
     ek = ent["enterprise_key"]
     region = _region(con, ent["region_code"])
     industry = None
@@ -86,43 +114,64 @@ def enterprise_profile(con: duckdb.DuckDBPyConnection, uscc: str) -> dict[str, A
         side = "shanghai"
     elif region and region.get("domestic"):
         side = "elsewhere_in_china"
+    tax = linked_records(con, "tax", ek, ent["uscc"])
+    stats = linked_records(con, "stats", ek, ent["uscc"])
     return {
         "enterprise": {**ent, "region": region, "industry": industry, "location": side},
         "investors": _investors(con, ent["uscc"] or ek),
         "penetrated_origins": _penetrated(con, ek),
-        "tax_by_month": fetch_dicts(
-            con,
-            """SELECT strftime(period, '%Y-%m') AS month, sum(tax_paid_wan) AS tax_wan,
-                      list(DISTINCT tax_type ORDER BY tax_type) FILTER (tax_type IS NOT NULL) AS tax_types
-               FROM tax_linked WHERE enterprise_key = ? GROUP BY 1 ORDER BY 1""",
-            [ek],
-        ),
-        "stats_by_year": fetch_dicts(
-            con,
-            """SELECT year, sum(revenue_wan) AS revenue_wan, sum(profit_wan) AS profit_wan,
-                      sum(total_assets_wan) AS total_assets_wan, sum(employees) AS employees
-               FROM stats_linked WHERE enterprise_key = ? GROUP BY 1 ORDER BY 1""",
-            [ek],
-        ),
-        "links": _links(con, ek),
+        "tax_by_month": _tax_by_month(tax),
+        "stats_by_year": _stats_by_year(stats),
+        "links": _links(con, ek, tax, stats),
     }
+
+
+def _sum(values: list[Any]) -> Any:
+    """SQL's sum: NULLs ignored, NULL when there is nothing to add."""
+    present = [v for v in values if v is not None]
+    return sum(present) if present else None
+
+
+def _tax_by_month(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    by: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        by.setdefault(r["period"].strftime("%Y-%m"), []).append(r)
+    return [
+        {
+            "month": m,
+            "tax_wan": _sum([r["tax_paid_wan"] for r in rs]),
+            "tax_types": sorted({r["tax_type"] for r in rs if r["tax_type"] is not None}) or None,
+        }
+        for m, rs in sorted(by.items())
+    ]
+
+
+def _stats_by_year(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    by: dict[int, list[dict[str, Any]]] = {}
+    for r in rows:
+        by.setdefault(r["year"], []).append(r)
+    fields = ("revenue_wan", "profit_wan", "total_assets_wan", "employees")
+    return [
+        {"year": y, **{f: _sum([r[f] for r in rs]) for f in fields}} for y, rs in sorted(by.items())
+    ]
 
 
 def _investors(con: duckdb.DuckDBPyConnection, ent_uscc: str) -> list[dict[str, Any]]:
     rows = fetch_dicts(
         con,
-        """SELECT s.investor_name, s.investor_type, s.investor_id_type,
+        f"""WITH sk AS MATERIALIZED ({by_keys("shareholders_rows", "enterprise_uscc", 1)}),
+                ok AS MATERIALIZED ({by_keys("investor_origins", "enterprise_uscc", 1)})
+           SELECT s.investor_name, s.investor_type, s.investor_id_type,
                   CASE WHEN s.is_person THEN NULL ELSE s.investor_id END AS investor_id, s.is_person,
                   s.subscribed_capital_wan, s.paid_capital_wan, s.share_ratio, s.contributed_on,
                   s.investor_region_code, o.origin_code, o.origin_rule, o.origin_class,
                   o.investor_enterprise_key, l.name AS origin_name, l.province_code, l.province_name,
                   l.prefecture_code, l.prefecture_name
-           FROM shareholders s
-           LEFT JOIN investor_origins o USING (enterprise_uscc, investor_key)
+           FROM (SELECT * FROM sk WHERE is_current) s
+           LEFT JOIN ok o USING (enterprise_uscc, investor_key)
            LEFT JOIN an_region_lookup l ON l.code = o.origin_code
-           WHERE s.enterprise_uscc = ?
            ORDER BY s.subscribed_capital_wan DESC NULLS LAST, s.investor_name""",
-        [ent_uscc],
+        [ent_uscc, ent_uscc],
     )
     out = []
     for r in rows:
@@ -149,41 +198,84 @@ def _investors(con: duckdb.DuckDBPyConnection, ent_uscc: str) -> list[dict[str, 
 def _penetrated(con: duckdb.DuckDBPyConnection, ek: str) -> list[dict[str, Any]]:
     return fetch_dicts(
         con,
-        """SELECT g.kind, g.origin_code, l.name AS origin_name, l.province_code, l.province_name,
+        f"""WITH gk AS MATERIALIZED ({by_keys("an_groups", "enterprise_key", 1)})
+           SELECT g.kind, g.origin_code, l.name AS origin_name, l.province_code, l.province_name,
                   g.via_person, g.share, g.investment_wan
-           FROM an_groups g LEFT JOIN an_region_lookup l ON l.code = g.origin_code
-           WHERE g.enterprise_key = ? AND g.penetrate
+           FROM gk g LEFT JOIN an_region_lookup l ON l.code = g.origin_code
+           WHERE g.penetrate
            ORDER BY g.kind, g.origin_code, g.via_person""",
         [ek],
     )
 
 
-def _links(con: duckdb.DuckDBPyConnection, ek: str) -> list[dict[str, Any]]:
+# (id column, name column) of each linked source's records.
+_RECORD_FIELDS = {
+    "tax": ("taxpayer_key", "taxpayer_name", "taxpayer_id"),
+    "stats": ("unit_key", "name", "uscc"),
+}
+
+
+def _links(
+    con: duckdb.DuckDBPyConnection,
+    ek: str,
+    tax: list[dict[str, Any]],
+    stats: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
     """Every tax/stats record tied to the enterprise, how, and with what weight.
 
     Records tied by their own valid USCC have method 'uscc' and no weight; the
     others come from ``record_links`` ('auto'/'accepted' count, 'review' is shown
-    but not used in figures).
+    but not used in figures). ``tax``/``stats`` are the enterprise's linked rows.
     """
-    return fetch_dicts(
-        con,
-        """WITH used AS (
-              SELECT 'tax' AS source, taxpayer_key AS record_key, any_value(taxpayer_name) AS record_name,
-                     any_value(taxpayer_id) AS record_id, any_value(link_method) AS method, count(*) AS rows
-              FROM tax_linked WHERE enterprise_key = ? GROUP BY 2
-              UNION ALL
-              SELECT 'stats', unit_key, any_value(name), any_value(uscc), any_value(link_method), count(*)
-              FROM stats_linked WHERE enterprise_key = ? GROUP BY 2
-           )
-           SELECT u.source, u.record_key, u.record_name, u.record_id, u.method, l.weight,
-                  coalesce(l.status, CASE WHEN u.method = 'uscc' THEN 'direct' END) AS status,
-                  l.reviewer, l.decided_at, u.rows, true AS used_in_figures
-           FROM used u
-           LEFT JOIN record_links l ON l.source = u.source AND l.record_key = u.record_key AND l.enterprise_key = ?
-           UNION ALL
-           SELECT l.source, l.record_key, NULL, NULL, l.method, l.weight, l.status, l.reviewer, l.decided_at,
-                  NULL, false
-           FROM record_links l WHERE l.enterprise_key = ? AND l.status NOT IN ('auto', 'accepted')
-           ORDER BY 1, 2""",
-        [ek, ek, ek, ek],
-    )
+    links = fetch_by_keys(con, "record_links", "enterprise_key", [ek])
+    out: list[dict[str, Any]] = []
+    for source, rows in (("tax", tax), ("stats", stats)):
+        key_col, name_col, id_col = _RECORD_FIELDS[source]
+        used: dict[str, list[dict[str, Any]]] = {}
+        for r in rows:
+            used.setdefault(r[key_col], []).append(r)
+        for record_key, rs in used.items():
+            first = rs[0]
+            base = {
+                "source": source,
+                "record_key": record_key,
+                "record_name": first[name_col],
+                "record_id": first[id_col],
+                "method": first["link_method"],
+            }
+            matches = [
+                lk for lk in links if lk["source"] == source and lk["record_key"] == record_key
+            ] or [None]
+            for lk in matches:
+                out.append(
+                    {
+                        **base,
+                        "weight": lk["weight"] if lk else None,
+                        "status": lk["status"]
+                        if lk
+                        else ("direct" if base["method"] == "uscc" else None),
+                        "reviewer": lk["reviewer"] if lk else None,
+                        "decided_at": lk["decided_at"] if lk else None,
+                        "rows": len(rs),
+                        "used_in_figures": True,
+                    }
+                )
+    for lk in links:
+        if lk["status"] not in ("auto", "accepted"):
+            out.append(
+                {
+                    "source": lk["source"],
+                    "record_key": lk["record_key"],
+                    "record_name": None,
+                    "record_id": None,
+                    "method": lk["method"],
+                    "weight": lk["weight"],
+                    "status": lk["status"],
+                    "reviewer": lk["reviewer"],
+                    "decided_at": lk["decided_at"],
+                    "rows": None,
+                    "used_in_figures": False,
+                }
+            )
+    out.sort(key=lambda r: (r["source"], r["record_key"]))
+    return out

@@ -115,6 +115,16 @@ PER_ENTERPRISE = {
     "an_yearly": "enterprise_key",
 }
 
+# ART indexes for the web's per-enterprise reads (warehouse.lookups): a profile's
+# origins and penetrated origins, an enterprise list's page. A full rebuild
+# drops them; warehouse.lookups.ensure_indexes builds them again after the commit.
+LOOKUP_INDEXES: dict[str, tuple[str, str]] = {
+    "ix_investor_origins_enterprise": ("investor_origins", "enterprise_uscc"),
+    "ix_an_enterprises_key": ("an_enterprises", "enterprise_key"),
+    "ix_an_groups_key": ("an_groups", "enterprise_key"),
+    "ix_an_yearly_key": ("an_yearly", "enterprise_key"),
+}
+
 # Origin levels materialised per kind: inbound has no investor-side district.
 LEVELS = {"inbound": (0, 1, 2), "outbound": (0, 1, 2, 3)}
 

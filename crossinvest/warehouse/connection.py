@@ -117,6 +117,9 @@ def connect(home: Home | None = None, *, read_only: bool = False, migrate: bool 
         from crossinvest.warehouse.migrations import migrate as _migrate
 
         _migrate(con)
+        from crossinvest.warehouse.lookups import ensure_indexes
+
+        ensure_indexes(con)
     from crossinvest.validation.macros import install_macros
 
     install_macros(con)

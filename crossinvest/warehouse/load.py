@@ -33,6 +33,7 @@ from crossinvest.warehouse.batches import REJECTS_SHOWN, Batch, LoadResult
 from crossinvest.warehouse.connection import Warehouse, fetch_all, fetch_one, run, transaction
 from crossinvest.warehouse.derive import derive_registry_regions
 from crossinvest.warehouse.keys import retire_superseded
+from crossinvest.warehouse.lookups import ensure_indexes
 
 META_COLUMNS = ("batch_id", "row_no", "is_current")
 
@@ -206,6 +207,7 @@ def _load_staged(
         )
         batch = Batch(batch_id, source.name, path.name, digest, n - rejected)
         get_plugin_manager().hook.after_load(con=con, batch=batch)
+    ensure_indexes(con)  # a full rebuild of the statistics in the load dropped some
     progress("写入 write", n - rejected, n - rejected)
     return LoadResult(
         batch=batch_id,

@@ -14,6 +14,7 @@ from crossinvest.sources import SOURCES
 from crossinvest.warehouse.batches import Batch
 from crossinvest.warehouse.connection import Warehouse, fetch_one, run, transaction
 from crossinvest.warehouse.keys import reelect_current
+from crossinvest.warehouse.lookups import ensure_indexes
 
 
 class BatchNotFound(LookupError):
@@ -48,5 +49,6 @@ def rollback_batch(wh: Warehouse, batch_id: int) -> dict[str, Any]:
         )
         get_plugin_manager().hook.after_rollback(con=con, batch=Batch(batch_id, source_name, file_name, digest))
         run(con, f"DROP TABLE {affected}")
+    ensure_indexes(con)  # a full rebuild of the statistics in the rollback dropped some
     return {"batch": batch_id, "source": source_name, "file": file_name, "rows_removed": removed,
             "status": "rolled_back"}

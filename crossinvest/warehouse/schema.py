@@ -163,7 +163,10 @@ def _links(con: duckdb.DuckDBPyConnection) -> None:
         )
         """,
     )
-    for source, key, uscc in (("tax", "taxpayer_key", "taxpayer_uscc"), ("stats", "unit_key", "unit_uscc")):
+    for source, key, uscc in (
+        ("tax", "taxpayer_key", "taxpayer_uscc"),
+        ("stats", "unit_key", "unit_uscc"),
+    ):
         run(
             con,
             f"""
@@ -186,3 +189,10 @@ def _links(con: duckdb.DuckDBPyConnection) -> None:
 @hookimpl
 def register_migrations() -> list[Migration]:
     return [Migration("core.0001_tables", _core_tables), Migration("core.0002_record_links", _links)]
+
+
+@hookimpl
+def register_indexes() -> dict[str, tuple[str, str]]:
+    from crossinvest.warehouse.lookups import BASE_INDEXES
+
+    return BASE_INDEXES

@@ -170,6 +170,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "profile.registry": ("登记信息", "Registration"),
     "profile.investors": ("股东及来源地", "Investors and origin"),
     "profile.chain": ("股权穿透（向上）", "Ownership chain (upward)"),
+    "profile.penetrated": ("穿透后来源地", "Origins after penetration"),
     "profile.tax": ("按月纳税", "Tax by month"),
     "profile.stats": ("年度统计", "Annual statistics"),
     "profile.links": ("记录关联", "Record links"),

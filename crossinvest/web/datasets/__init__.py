@@ -3,6 +3,6 @@
 Importing this package registers them (``access.gate.dataset``).
 """
 
-from crossinvest.web.datasets import docs, enterprises, ops, profile, stats
+from crossinvest.web.datasets import docs, enterprise_list, enterprises, ops, profile, stats
 
-__all__ = ["docs", "enterprises", "ops", "profile", "stats"]
+__all__ = ["docs", "enterprise_list", "enterprises", "ops", "profile", "stats"]

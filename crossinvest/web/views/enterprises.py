@@ -22,8 +22,8 @@ router = APIRouter(include_in_schema=False)
 
 # Profile sections by the key the statistics layer uses, with their title keys.
 SECTION_TITLES = {
-    "registry": "profile.registry",
     "enterprise": "profile.registry",
+    "penetrated_origins": "profile.penetrated",
     "investors": "profile.investors",
     "tax": "profile.tax",
     "tax_by_month": "profile.tax",
@@ -50,6 +50,24 @@ FIELD_LABELS = {
     "origin_name": "来源地",
     "origin_rule": "来源规则",
     "origin_rule_name": "来源判定依据",
+    "origin_rule_text": "来源判定依据",
+    "industry_name": "行业",
+    "location": "所在地",
+    "investor_id_type": "股东证照类型",
+    "investor_id": "股东证照号码",
+    "paid_capital_wan": "实缴出资（万元）",
+    "contributed_on": "出资日期",
+    "investor_in_registry": "股东在登记库中",
+    "kind": "方向",
+    "via_person": "经自然人",
+    "share": "穿透比例",
+    "month": "月份",
+    "tax_types": "税种",
+    "total_assets_wan": "资产总计（万元）",
+    "record_name": "记录名称",
+    "record_id": "记录代码",
+    "rows": "记录行数",
+    "used_in_figures": "计入统计",
     "subscribed_capital_wan": "认缴出资（万元）",
     "share_ratio": "出资比例",
     "investor_region_code": "股东所在行政区划",
@@ -100,6 +118,22 @@ async def search_page(
     return await answer_page(request, actor, lambda g, lang: _search(g, lang, q, cursor))
 
 
+def _flat(row: dict[str, Any]) -> dict[str, Any]:
+    """A profile row for a table cell each: a nested part (an investor's origin, a region)
+    shows by its name, and by the rule that decided it where it has one."""
+    out: dict[str, Any] = {}
+    for k, v in row.items():
+        if isinstance(v, dict):
+            out[f"{k}_name"] = v.get("name") or v.get("code")
+            if "rule_text" in v:
+                out[f"{k}_rule_text"] = v["rule_text"]
+        elif isinstance(v, list):
+            out[k] = "、".join(str(x) for x in v)
+        else:
+            out[k] = v
+    return out
+
+
 def _table(rows: list[dict]) -> dict[str, Any]:
     cols: list[str] = []
     for r in rows:
@@ -128,10 +162,10 @@ def _profile(g: Gate, lang: str, key: str) -> tuple[str, dict[str, Any]]:
     for name, value in prof.items():
         if isinstance(value, dict):
             sections.append(
-                {"id": name, "title": t(SECTION_TITLES.get(name, name), lang), "kv": value}
+                {"id": name, "title": t(SECTION_TITLES.get(name, name), lang), "kv": _flat(value)}
             )
         elif isinstance(value, list):
-            rows = [v if isinstance(v, dict) else {"value": v} for v in value]
+            rows = [_flat(v) if isinstance(v, dict) else {"value": v} for v in value]
             sec = {"id": name, "title": t(SECTION_TITLES.get(name, name), lang), **_table(rows)}
             if name.startswith("tax"):
                 sec["chart"] = _tax_chart(rows, lang)

@@ -1,0 +1,132 @@
+"""Per-enterprise reads through the indexes: the same rows as the warehouse views, read by index."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crossinvest.analytics.tables import LOOKUP_INDEXES
+from crossinvest.warehouse.connection import connect, fetch_dicts
+from crossinvest.warehouse.lookups import BASE_INDEXES, by_keys, fetch_by_keys, linked_records
+from crossinvest.web.testing import demo_home
+
+
+@pytest.fixture(scope="module")
+def con(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    home = demo_home(tmp_path_factory.mktemp("lookups") / "home")
+    wh = connect(home)
+    yield wh.con
+    wh.close()
+
+
+def _plan(con: Any, sql: str, params: list[Any]) -> str:
+    # DuckDB picks the index when the scan starts: only the executed plan shows it.
+    return "\n".join(str(r[1]) for r in con.execute("EXPLAIN ANALYZE " + sql, params).fetchall())
+
+
+@pytest.mark.parametrize("name", sorted({**BASE_INDEXES, **LOOKUP_INDEXES}))
+def test_every_lookup_index_exists_and_is_used(con, name: str) -> None:  # type: ignore[no-untyped-def]
+    table, column = {**BASE_INDEXES, **LOOKUP_INDEXES}[name]
+    names = {r[0] for r in con.execute("SELECT index_name FROM duckdb_indexes()").fetchall()}
+    assert name in names
+    key = con.execute(f'SELECT "{column}" FROM "{table}" LIMIT 1').fetchall()
+    keys = [key[0][0] if key else "none"] * 2
+    sql = f"WITH k AS MATERIALIZED ({by_keys(table, column, 2)}) SELECT * FROM k WHERE TRUE"
+    assert "Type: Index Scan" in _plan(con, sql, keys)
+
+
+def _normal(rows: list[dict[str, Any]]) -> list[tuple]:
+    return sorted(tuple(sorted((k, str(v)) for k, v in r.items())) for r in rows)
+
+
+def test_linked_records_equal_the_linked_views(con) -> None:  # type: ignore[no-untyped-def]
+    # Make the hard cases exist: a record whose own USCC is registered to another
+    # enterprise, linked here by hand (the USCC wins), and a link still in review.
+    a, b = con.execute(
+        "SELECT enterprise_key FROM registry WHERE uscc IS NOT NULL AND uscc IN "
+        "(SELECT taxpayer_uscc FROM tax) ORDER BY 1 LIMIT 2"
+    ).fetchall()
+    con.execute(
+        "INSERT INTO record_links (source, record_key, enterprise_key, method, status) VALUES "
+        "('tax', ?, ?, 'manual', 'accepted'), ('stats', ?, ?, 'manual', 'review')",
+        [a[0], b[0], a[0], b[0]],
+    )
+    keys = [
+        r[0]
+        for r in con.execute(
+            """SELECT enterprise_key FROM (
+                   SELECT DISTINCT enterprise_key FROM record_links
+                   UNION SELECT enterprise_key FROM registry USING SAMPLE 60 ROWS
+               ) ORDER BY 1"""
+        ).fetchall()
+    ]
+    assert len(keys) > 60
+    linked_seen = 0
+    for key in keys:
+        uscc = con.execute("SELECT uscc FROM registry WHERE enterprise_key = ?", [key]).fetchall()
+        u = uscc[0][0] if uscc else None
+        for source in ("tax", "stats"):
+            want = fetch_dicts(
+                con, f"SELECT * FROM {source}_linked WHERE enterprise_key = ?", [key]
+            )
+            got = linked_records(con, source, key, u)
+            assert _normal(got) == _normal(want), (source, key)
+            linked_seen += sum(1 for r in want if r["link_method"] != "uscc")
+    assert linked_seen > 0  # links other than by USCC were compared too
+
+
+def test_fetch_by_keys_filters_after_the_lookup(con) -> None:  # type: ignore[no-untyped-def]
+    rows = con.execute(
+        "SELECT enterprise_key FROM registry_rows WHERE NOT is_current LIMIT 1"
+    ).fetchall()
+    current = con.execute("SELECT enterprise_key FROM registry LIMIT 3").fetchall()
+    keys = [r[0] for r in rows + current]
+    got = fetch_by_keys(con, "registry_rows", "enterprise_key", keys, where="k.is_current")
+    want = fetch_dicts(
+        con,
+        f"SELECT * FROM registry WHERE enterprise_key IN ({', '.join('?' for _ in keys)})",
+        keys,
+    )
+    assert _normal(got) == _normal(want) and len(want) >= 3
+    assert fetch_by_keys(con, "registry_rows", "enterprise_key", []) == []
+
+
+def test_the_profile_reads_the_warehouse_views_figures(con, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from crossinvest.analytics.profile import enterprise_profile
+
+    key = con.execute(
+        "SELECT enterprise_key FROM tax_linked GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+    ).fetchall()[0][0]
+    prof = enterprise_profile(con, key)
+    want = con.execute(
+        "SELECT strftime(period, '%Y-%m'), sum(tax_paid_wan) FROM tax_linked WHERE enterprise_key = ? "
+        "GROUP BY 1 ORDER BY 1",
+        [key],
+    ).fetchall()
+    got = [(m["month"], m["tax_wan"]) for m in prof["tax_by_month"]]
+    assert [g[0] for g in got] == [w[0] for w in want]
+    assert all(
+        abs(g[1] - w[1]) <= 1e-9 * max(1.0, abs(w[1])) for g, w in zip(got, want, strict=True)
+    )
+    investors = con.execute(
+        "SELECT count(*) FROM shareholders WHERE enterprise_uscc = ?", [prof["enterprise"]["uscc"]]
+    ).fetchall()[0][0]
+    assert len(prof["investors"]) == investors
+
+
+def test_a_rebuild_drops_the_statistics_indexes_and_ensure_builds_them(con) -> None:  # type: ignore[no-untyped-def]
+    from crossinvest.analytics.materialize import rebuild_all
+    from crossinvest.warehouse.connection import transaction
+    from crossinvest.warehouse.lookups import ensure_indexes
+
+    def names() -> set[str]:
+        return {r[0] for r in con.execute("SELECT index_name FROM duckdb_indexes()").fetchall()}
+
+    with transaction(con):
+        rebuild_all(con)
+    assert not set(LOOKUP_INDEXES) & names()
+    assert set(BASE_INDEXES) <= names()
+    assert sorted(ensure_indexes(con)) == sorted(LOOKUP_INDEXES)
+    assert set(LOOKUP_INDEXES) <= names() and ensure_indexes(con) == []

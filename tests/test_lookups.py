@@ -130,3 +130,17 @@ def test_a_rebuild_drops_the_statistics_indexes_and_ensure_builds_them(con) -> N
     assert set(BASE_INDEXES) <= names()
     assert sorted(ensure_indexes(con)) == sorted(LOOKUP_INDEXES)
     assert set(LOOKUP_INDEXES) <= names() and ensure_indexes(con) == []
+
+
+def test_only_a_bulk_load_drops_its_tables_indexes(con) -> None:  # type: ignore[no-untyped-def]
+    from crossinvest.warehouse.lookups import BULK_SHARE, drop_indexes_for_bulk
+
+    rows = con.execute("SELECT count(*) FROM registry_rows").fetchall()[0][0]
+    con.execute("BEGIN")
+    try:
+        assert drop_indexes_for_bulk(con, "registry_rows", int(rows * BULK_SHARE) - 1) == []
+        assert drop_indexes_for_bulk(con, "registry_rows", rows) == ["ix_registry_rows_key"]
+        left = {r[0] for r in con.execute("SELECT index_name FROM duckdb_indexes()").fetchall()}
+        assert "ix_registry_rows_key" not in left and "ix_tax_rows_key" in left
+    finally:
+        con.execute("ROLLBACK")

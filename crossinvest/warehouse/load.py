@@ -33,7 +33,7 @@ from crossinvest.warehouse.batches import REJECTS_SHOWN, Batch, LoadResult
 from crossinvest.warehouse.connection import Warehouse, fetch_all, fetch_one, run, transaction
 from crossinvest.warehouse.derive import derive_registry_regions
 from crossinvest.warehouse.keys import retire_superseded
-from crossinvest.warehouse.lookups import ensure_indexes
+from crossinvest.warehouse.lookups import drop_indexes_for_bulk, ensure_indexes
 
 META_COLUMNS = ("batch_id", "row_no", "is_current")
 
@@ -156,6 +156,7 @@ def _load_staged(
     with transaction(con):
         batch_id = fetch_one(con, "SELECT nextval('batch_seq')")[0]  # type: ignore[index]
         _write_rejects(wh, batch_id, typed, checks, staged, source)
+        drop_indexes_for_bulk(con, source.table, n - rejected)
         retire_superseded(con, source, typed)
         col_list = ", ".join(cols)
         keys = ", ".join(source.key)

@@ -152,6 +152,24 @@ def test_filter_is_the_drill_down(client, year) -> None:  # type: ignore[no-unty
         close(mine[k], theirs[k])
 
 
+def _list_all(client, params: dict) -> list[str]:  # type: ignore[no-untyped-def]
+    """Every key of an enterprise list, page by page."""
+    keys: list[str] = []
+    cursor = None
+    while True:
+        body = envelope(
+            client.get(
+                "/api/v1/stats/inbound/enterprises",
+                params={**params, **({"cursor": cursor} if cursor else {})},
+            )
+        )
+        keys += [r["enterprise_key"] for r in body["data"]["rows"]]
+        cursor = body["meta"]["next"]
+        if cursor is None:
+            return keys
+        assert cursor == keys[-1]  # the cursor is the last key, not an offset
+
+
 def test_enterprise_list_has_exactly_the_figures_enterprises(client, year) -> None:  # type: ignore[no-untyped-def]
     provinces = envelope(
         client.get("/api/v1/stats/inbound", params={"period": year, "by": "origin_province"})
@@ -161,18 +179,9 @@ def test_enterprise_list_has_exactly_the_figures_enterprises(client, year) -> No
         key=lambda r: -r["enterprises"],
     )
     for row in rows[:3]:
-        keys: list[str] = []
-        cursor = None
-        while True:
-            params = {"period": year, "origin_province": row["origin_province"], "limit": 7}
-            if cursor:
-                params["cursor"] = cursor
-            body = envelope(client.get("/api/v1/stats/inbound/enterprises", params=params))
-            keys += [r["enterprise_key"] for r in body["data"]["rows"]]
-            cursor = body["meta"]["next"]
-            if cursor is None:
-                break
-            assert cursor == keys[-1]  # the cursor is the last key, not an offset
+        keys = _list_all(
+            client, {"period": year, "origin_province": row["origin_province"], "limit": 7}
+        )
         assert len(keys) == len(set(keys)) == row["enterprises"]
         assert keys == sorted(keys)
     for pen in (False, True):
@@ -202,17 +211,8 @@ def test_enterprise_list_filtered_on_the_enterprise_side(client, year) -> None: 
         )
     )["data"]["rows"]
     for row in sorted(by_district, key=lambda r: r["enterprises"])[:2]:
-        keys: list[str] = []
-        cursor = None
-        while True:
-            params = {"period": year, "district": row["district"], "penetrate": "true", "limit": 2}
-            if cursor:
-                params["cursor"] = cursor
-            body = envelope(client.get("/api/v1/stats/inbound/enterprises", params=params))
-            keys += [r["enterprise_key"] for r in body["data"]["rows"]]
-            cursor = body["meta"]["next"]
-            if cursor is None:
-                break
+        params = {"period": year, "district": row["district"], "penetrate": "true", "limit": 2}
+        keys = _list_all(client, params)
         assert len(keys) == len(set(keys)) == row["enterprises"] and keys == sorted(keys)
 
 

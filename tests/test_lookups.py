@@ -144,3 +144,24 @@ def test_only_a_bulk_load_drops_its_tables_indexes(con) -> None:  # type: ignore
         assert "ix_registry_rows_key" not in left and "ix_tax_rows_key" in left
     finally:
         con.execute("ROLLBACK")
+
+
+@pytest.mark.parametrize(
+    "table,key",
+    [("tax_rows", "taxpayer_key, period, tax_type_key"), ("stats_rows", "unit_key, year")],
+)
+def test_replaced_rows_keep_their_period_among_current_rows(con, table: str, key: str) -> None:  # type: ignore[no-untyped-def]
+    """What latest_year relies on to read all rows without the is_current filter."""
+    from crossinvest.access.actor import LOCAL_ANALYST
+    from crossinvest.access.gate import ReadContext
+    from crossinvest.web.datasets.stats import latest_year
+
+    replaced, orphans = con.execute(
+        f"""SELECT count(*), count(*) FILTER (WHERE ({key}) NOT IN (SELECT ({key}) FROM {table} WHERE is_current))
+            FROM {table} WHERE NOT is_current"""
+    ).fetchall()[0]
+    assert replaced > 0 and orphans == 0  # the generated deliveries repeat and correct rows
+    want = con.execute(
+        "SELECT greatest((SELECT max(year(period)) FROM tax), (SELECT max(year) FROM stats))"
+    ).fetchall()[0][0]
+    assert latest_year(ReadContext(con, LOCAL_ANALYST)) == want

@@ -29,7 +29,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from crossinvest.analytics.engine import Engine
+from crossinvest.analytics.engine import Engine, ExprLike
 
 MAX_LEVELS = 10
 
@@ -67,7 +67,9 @@ def enumerate_paths(
         key=key("f1"),
     )
     # Only nodes in G are ever on a frontier: shrink both inputs once.
-    g = edges.select(k=edges.parent_key).distinct()
+    g = engine.materialize(
+        lambda: edges.select(k=edges.parent_key).distinct(), f"{name}_gs", key=key("gs")
+    )
     t_g = engine.materialize(
         lambda: terms.filter(
             terms.enterprise_key.isin(g.k) | terms.enterprise_key.isin(starts.start_key)
@@ -129,68 +131,115 @@ def enumerate_paths(
         engine.drop(f)
     engine.drop(t_g)
     engine.drop(e_g)
+    engine.drop(g)
     return out
 
 
-def combine(
-    terms: ir.Table, edges: ir.Table, start_res: ir.Table, targets: ir.Table | None = None
-) -> ir.Table:
-    """Penetrated (enterprise_key, origin_code, via_person, share) for every target.
+def pen_group_parts(
+    engine: Engine,
+    terms: ir.Table,
+    edges: ir.Table,
+    start_res: ir.Table,
+    ents: ir.Table,
+    kind: str,
+    targets: ir.Table | None = None,
+    tag: str = "p",
+    cache: bool = True,
+) -> tuple[list[ExprLike], list[ir.Table]]:
+    """Penetrated groups of every target (all when None), in the shape of ``an_groups``.
 
-    Enterprises in G take their own enumeration (``share10``); the others their
-    counted investors plus each edge times the parent's ``share9``.
+    Returns ``(parts, temps)``: the parts hold disjoint enterprises, together
+    every penetrated group (investment = registered capital × share); drop the
+    temps once the parts are stored. Enterprises in G take their own enumeration
+    (``share10``); the others their counted investors plus each edge times the
+    parent's ``share9``.
+
+    Built as separate statements over small materialised inputs: one statement
+    joining, grouping and pricing all ~27M rows (10M enterprises) spilled most of
+    its work to disk. Only enterprises with an edge to continue through need a
+    group-by; it runs on a compact integer id, not the 18-character key.
+    ``tag``/``cache`` as for ``enumerate_paths``.
     """
-    g = edges.select(k=edges.parent_key).distinct()
-    t = terms
-    e = edges
-    if targets is not None:
-        t = t.filter(t.enterprise_key.isin(targets.enterprise_key))
-        e = e.filter(e.child_key.isin(targets.enterprise_key))
-    own = start_res.filter(start_res.n10 > 0)
-    if targets is not None:
-        own = own.filter(own.start_key.isin(targets.enterprise_key))
-    own = own.filter(own.start_key.isin(g.k)).select(
-        enterprise_key=own.start_key,
-        origin_code=own.origin_code,
-        via_person=own.via_person,
-        share=own.share10,
-    )
-    direct = t.filter(~t.enterprise_key.isin(g.k)).select(
-        "enterprise_key", "origin_code", "via_person", "share"
-    )
-    e = e.filter(~e.child_key.isin(g.k))
-    # Most enterprises have no edge to continue through: their result is their own
-    # counted investors, already one row per origin — no aggregation needed.
-    has_edge = e.select(c=e.child_key).distinct()
-    simple = direct.filter(~direct.enterprise_key.isin(has_edge.c))
-    direct = direct.filter(direct.enterprise_key.isin(has_edge.c))
-    s9 = start_res.filter(start_res.n9 > 0)
-    via = e.join(s9, e.parent_key == s9.start_key)
-    via = via.select(
-        enterprise_key=via.child_key,
-        origin_code=via.origin_code,
-        via_person=via.via_person,
-        share=via.share * via.share9,
-    )
-    allr = ibis.union(own, direct, via)
-    grouped = allr.group_by("enterprise_key", "origin_code", "via_person").aggregate(
-        share=allr.share.sum()
-    )
-    return ibis.union(simple, grouped)
+    name = f"_an_pen_{tag}"
 
+    def key(part: str) -> str | None:
+        return f"pen:{tag}:{part}" if cache else None
 
-def pen_groups(pen: ir.Table, ents: ir.Table, kind: str) -> ir.Table:
-    """Penetrated groups in the shape of ``an_groups``: investment = registered capital × share."""
     side = "in" if kind == "inbound" else "out"
-    e = ents.filter(ents.side == side).select("enterprise_key", "registered_capital_wan")
-    j = pen.join(e, "enterprise_key")
+    caps = ents.filter(ents.side == side).select("enterprise_key", "registered_capital_wan")
+    g = engine.materialize(
+        lambda: edges.select(k=edges.parent_key).distinct(), f"{name}_g", key=key("g")
+    )
+
+    def ids_expr() -> ir.Table:
+        # Enterprises outside G with an edge: their rows are summed per origin.
+        e = edges.filter(~edges.child_key.isin(g.k))
+        if targets is not None:
+            e = e.filter(e.child_key.isin(targets.enterprise_key))
+        c = caps.filter(caps.enterprise_key.isin(e.child_key))
+        return c.select(id=ibis.row_number(), c=c.enterprise_key, cap=c.registered_capital_wan)
+
+    ids = engine.materialize(ids_expr, f"{name}_ids", key=key("ids"))
+
+    def edge_ids_expr() -> ir.Table:
+        # ids holds only children outside G (and among the targets): the join filters.
+        j = edges.join(ids, edges.child_key == ids.c)
+        return j.select("id", "parent_key", "share")
+
+    # Stored first: joined in one statement with the parents' results, DuckDB
+    # paired all edges with those before filtering by child (3x the rows).
+    e_ids = engine.materialize(edge_ids_expr, f"{name}_eids", key=key("eids"))
+
+    def plain_expr() -> ir.Table:
+        # Without an edge (and outside G) the result is the enterprise's own
+        # counted investors, already one row per origin; G takes its enumeration.
+        t = terms
+        own = start_res.filter(start_res.n10 > 0)
+        if targets is not None:
+            t = t.filter(t.enterprise_key.isin(targets.enterprise_key))
+            own = own.filter(own.start_key.isin(targets.enterprise_key))
+        simple = t.filter(~t.enterprise_key.isin(g.k) & ~t.enterprise_key.isin(ids.c)).select(
+            "enterprise_key", "origin_code", "via_person", "share"
+        )
+        own = own.filter(own.start_key.isin(g.k)).select(
+            enterprise_key=own.start_key,
+            origin_code=own.origin_code,
+            via_person=own.via_person,
+            share=own.share10,
+        )
+        rows = ibis.union(simple, own)
+        j = rows.join(caps, "enterprise_key")
+        return _groups(kind, j.enterprise_key, j.registered_capital_wan, j)
+
+    def summed_expr() -> ir.Table:
+        s9 = start_res.filter(start_res.n9 > 0)
+        via = e_ids.join(s9, e_ids.parent_key == s9.start_key)
+        via = via.select(
+            id=via.id,
+            origin_code=via.origin_code,
+            via_person=via.via_person,
+            share=via.share * via.share9,
+        )
+        own = terms.join(ids, terms.enterprise_key == ids.c).select(
+            "id", "origin_code", "via_person", "share"
+        )
+        allr = ibis.union(via, own)
+        summed = allr.group_by("id", "origin_code", "via_person").aggregate(share=allr.share.sum())
+        j = summed.join(ids, "id")
+        return _groups(kind, j.c, j.cap, j)
+
+    return [plain_expr, summed_expr], [g, ids, e_ids]
+
+
+def _groups(kind: str, key: ir.Column, cap: ir.Column, j: ir.Table) -> ir.Table:
+    """Rows of ``an_groups`` (penetrated) from ``j``'s origin, person flag and share."""
     return j.select(
         kind=ibis.literal(kind),
-        enterprise_key=j.enterprise_key,
+        enterprise_key=key,
         origin_code=j.origin_code,
         via_person=j.via_person,
         penetrate=ibis.literal(True),
-        investment_wan=j.registered_capital_wan * j.share,
+        investment_wan=cap * j.share,
         share=j.share,
     )
 
@@ -222,12 +271,13 @@ def penetrate_live(
     )
     starts = e.select(start_key=e.parent_key).distinct()
     start_res = enumerate_paths(engine, terms, e, starts, tag=f"live_{side}", cache=cache)
-    pen = engine.materialize(
-        lambda: combine(terms, e, start_res), f"_an_live_pen_{side}", key=key("pen")
+    parts, temps = pen_group_parts(
+        engine, terms, e, start_res, ents, kind, tag=f"live_{side}", cache=cache
     )
     out = engine.materialize(
-        lambda: pen_groups(pen, ents, kind), f"_an_live_pg_{side}", key=key("pg")
+        lambda: ibis.union(*(p() for p in parts)), f"_an_live_pg_{side}", key=key("pg")
     )
-    engine.drop(pen)
+    for t in temps:
+        engine.drop(t)
     engine.drop(e)
     return out, start_res

@@ -167,12 +167,19 @@ def stats(
 
 @dataset("latest_year", guard="stats")
 def latest_year(ctx: ReadContext) -> int | None:
-    """The latest year with tax or statistics data (else with an establishment)."""
+    """The latest year with tax or statistics data (else with an establishment).
+
+    Read from all tax and stats rows, not only current ones: a row stops being
+    current only when a row with the same natural key -- which includes the period
+    or year -- replaces it, so both hold the same periods. Without the filter
+    DuckDB answers ``max`` from the column alone (1 ms instead of 144 ms at 80M
+    tax rows).
+    """
     row = fetch_one(
         ctx.con,
         """
         SELECT COALESCE(
-            greatest((SELECT max(year(period)) FROM tax), (SELECT max(year) FROM stats)),
+            greatest((SELECT year(max(period)) FROM tax_rows), (SELECT max(year) FROM stats_rows)),
             (SELECT max(year(established_on)) FROM registry))
         """,
     )

@@ -18,6 +18,7 @@ import pytest
 from crossinvest.analytics import materialize, plugin, query, refresh
 from crossinvest.warehouse.batches import Batch
 from crossinvest.warehouse.connection import fetch_all, run, transaction
+from crossinvest.warehouse.schema import FILL_INVESTOR_USCC
 from tests.test_analytics_world import World, mk_uscc
 
 SH = [mk_uscc("310115", i) for i in range(1, 9)]
@@ -222,6 +223,7 @@ def test_loads_and_rollbacks_stay_equal_to_a_cold_recompute(world):
                 VALUES (3, 1, true, '{NEW}', '{JS}', 'js', '企业法人', '{JS}', false, 120, 0.4),
                        (3, 2, true, '{NEW}', '{SH[0]}', 'sh0', '企业法人', '{SH[0]}', false, 180, 0.6),
                        (3, 3, true, '{SH[4]}', '{JS}', 'js', '企业法人', '{JS}', false, 250, 0.5)""",
+            FILL_INVESTOR_USCC,
         ],
     )
     assert mode == "incremental"
@@ -292,6 +294,7 @@ def test_a_large_delivery_rebuilds_everything_and_so_does_its_rollback(world):
                VALUES (9, ?, true, ?, ?, 'gd', ?, false, 1.0)""",
             [[i, k, GD, GD] for i, k in enumerate(keys)],
         )
+        run(con, FILL_INVESTOR_USCC)
         assert refresh.refresh_for_batch(con, 9, "registry", rolled_back=False) == "full"
     r = query.stats(con, "inbound", "2018", ["origin_province"])
     gd = {x["origin_province"]: x for x in r.rows}["440000"]

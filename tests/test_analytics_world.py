@@ -18,6 +18,7 @@ from stdnum.cn import uscc as stdnum_uscc
 from crossinvest.analytics import materialize
 from crossinvest.config import Home
 from crossinvest.warehouse.connection import connect, fetch_one, run, transaction
+from crossinvest.warehouse.schema import FILL_INVESTOR_USCC
 
 # code, name, level, valid_from, valid_to (years), domestic
 STAND_IN_REGIONS = [
@@ -219,6 +220,7 @@ class World:
                 region,
             ],
         )
+        run(self.con, FILL_INVESTOR_USCC)
 
     def tax(
         self, uscc: str, month: str, wan: float, *, batch: int = 1, tax_type: str = "增值税"

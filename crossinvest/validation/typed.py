@@ -47,6 +47,7 @@ def _derived(source: Source) -> dict[str, str]:
         return {
             "is_person": "_is_person",
             "investor_id": "CASE WHEN _is_person THEN NULL ELSE p_investor_id END",
+            "investor_uscc": "CASE WHEN NOT _is_person AND ci_uscc_valid(p_investor_id) THEN p_investor_id END",
             "person_division": "CASE WHEN _is_person AND length(p_investor_id) >= 15 THEN left(p_investor_id, 6) END",
             # The hash is already in investor_key ('P:' || hash): not stored twice in
             # the typed table (64 bytes a person, ~0.8 GB at 24M rows), see _INSERT_EXPRS.

@@ -186,9 +186,35 @@ def _links(con: duckdb.DuckDBPyConnection) -> None:
         )
 
 
+# Sets investor_uscc as the loader does, for rows written without it (the
+# migration's existing rows; tests and benchmarks that write rows directly).
+FILL_INVESTOR_USCC = (
+    "UPDATE shareholders_rows SET investor_uscc = investor_id "
+    "WHERE investor_uscc IS NULL AND NOT is_person AND ci_uscc_valid(investor_id)"
+)
+
+
+def _investor_uscc(con: duckdb.DuckDBPyConnection) -> None:
+    """The investor's USCC when the loader verified it (check character included).
+
+    Origins use it instead of re-checking every investor ID on each statistics
+    rebuild: at 1M enterprises the cold recompute fell from 1.7-2.5x to 1.3-1.4x
+    the hand-written query. Existing rows are filled in once here.
+    """
+    from crossinvest.validation.macros import install_macros
+
+    install_macros(con)
+    run(con, "ALTER TABLE shareholders_rows ADD COLUMN investor_uscc VARCHAR")
+    run(con, FILL_INVESTOR_USCC)
+
+
 @hookimpl
 def register_migrations() -> list[Migration]:
-    return [Migration("core.0001_tables", _core_tables), Migration("core.0002_record_links", _links)]
+    return [
+        Migration("core.0001_tables", _core_tables),
+        Migration("core.0002_record_links", _links),
+        Migration("core.0003_investor_uscc", _investor_uscc),
+    ]
 
 
 @hookimpl

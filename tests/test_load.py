@@ -121,6 +121,21 @@ def test_resident_ids_never_stored(home, samples):
         )
 
 
+def test_investor_uscc_is_the_investors_verified_uscc(home, samples):
+    from stdnum.cn import uscc as stdnum_uscc
+
+    with connect(home) as wh:
+        load_file(wh, "shareholders", samples / "shareholders.csv")
+        rows = wh.con.execute(
+            "SELECT investor_id, is_person, investor_uscc FROM shareholders_rows"
+        ).fetchall()
+    expected = [
+        iid if iid and not person and stdnum_uscc.is_valid(iid) else None for iid, person, _ in rows
+    ]
+    assert [r[2] for r in rows] == expected
+    assert any(expected) and not all(expected)  # both kinds are in the sample
+
+
 def test_same_bytes_twice_is_a_noop(home, samples):
     with connect(home) as wh:
         first = load_file(wh, "tax", samples / "tax.csv")

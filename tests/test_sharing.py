@@ -370,7 +370,7 @@ def test_state_changing_requests_need_the_csrf_token(world: World) -> None:
             continue
         url = (
             path.replace("{request_id}", "1").replace("{grant_id}", "1").replace("{key}", "x")
-            .replace("{username}", "agency").replace("{batch}", "1")
+            .replace("{username}", "agency").replace("{batch}", "1").replace("{link_id}", "1")
         )  # fmt: skip
         r = world.post("admin", url, csrf=False, json={})
         assert r.status_code == 403 and r.json()["error"]["code"] == "csrf", (path, r.text[:200])

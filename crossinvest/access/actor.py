@@ -28,7 +28,8 @@ ROLES: dict[str, dict[str, frozenset[str]]] = {
         "enterprise_money": _RX,
         "batches": frozenset({"read", "export", "write"}),
         "quarantine": _RX,
-        "links": _RX,
+        # write: accept or reject the links in the review queue (the 数据 page, the API)
+        "links": frozenset({"read", "export", "write"}),
         "admin": frozenset({"read", "write"}),
         "audit": _RX,
         "usage": _RX,
@@ -41,7 +42,8 @@ ROLES: dict[str, dict[str, frozenset[str]]] = {
         "enterprise_money": _RX,
         "batches": frozenset({"read", "export", "write"}),
         "quarantine": _RX,
-        "links": _RX,
+        # write: accept or reject the links in the review queue (the 数据 page, the API)
+        "links": frozenset({"read", "export", "write"}),
         "usage": _RX,
         "catalogue": _R,
     },

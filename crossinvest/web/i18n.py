@@ -204,6 +204,51 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "data.row": ("行号", "Row"),
     "data.reasons": ("原因", "Reasons"),
     "data.raw": ("原始内容", "Row as delivered"),
+    "data.decide": ("复核", "Review"),
+    "data.accept": ("接受", "Accept"),
+    "data.reject": ("拒绝", "Reject"),
+    "data.decide_hint": (
+        "接受：该记录计入此企业，同一记录的其他候选关联随之拒绝；拒绝：此对不再提出，记录另行关联。"
+        "决定记入审计日志，受影响企业的统计数据随即更新。",
+        "Accept: the record counts for this enterprise and its other candidate links are "
+        "rejected; reject: the pair is never proposed again and the record is linked afresh. "
+        "Decisions are audited and the affected enterprises' figures are refreshed.",
+    ),
+    "data.link": ("关联", "Link"),
+    "data.link_job": ("关联复核", "Link review"),
+    "data.status_accepted": ("接受", "accepted"),
+    "data.status_rejected": ("拒绝", "rejected"),
+    "data.status_review": ("待审核", "in review"),
+    "data.status_auto": ("自动", "automatic"),
+    "data.unchanged": ("未改变", "unchanged"),
+    "data.link_accepted": (
+        "已接受关联 {link}：记录 {record} → 企业 {enterprise}",
+        "Link {link} accepted: record {record} → enterprise {enterprise}",
+    ),
+    "data.link_rejected": (
+        "已拒绝关联 {link}：记录 {record} → 企业 {enterprise}",
+        "Link {link} rejected: record {record} → enterprise {enterprise}",
+    ),
+    "data.link_others": (
+        "；同一记录的其他 {n} 个候选已拒绝。",
+        "; the record's other {n} candidate link(s) were rejected.",
+    ),
+    "data.link_unchanged": (
+        "关联 {link} 已是「{status}」，未改变。",
+        "Link {link} was already {status}: unchanged.",
+    ),
+    "data.link_queued": (
+        "关联 {link} 的决定已提交（任务 {job}），完成后刷新本页查看。",
+        "The decision on link {link} is queued (job {job}); reload this page to see it.",
+    ),
+    "data.link_failed": (
+        "关联 {link} 的决定未执行：{message}",
+        "The decision on link {link} was not made: {message}",
+    ),
+    "data.link_missing": (
+        "关联 {link} 不存在（可能已被撤销或重新关联）。",
+        "Link {link} does not exist (it may have been rolled back or relinked).",
+    ),
     "empty": ("暂无数据", "No data"),
     "suppressed": ("因保密不显示", "suppressed (confidential)"),
     "error.title": ("出错了", "Error"),

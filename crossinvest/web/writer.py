@@ -34,9 +34,9 @@ class Job:
     """One unit of write work and what became of it."""
 
     id: int
-    kind: str  # 'load', 'rollback', or an extension's name
+    kind: str  # 'load', 'rollback', 'link', or an extension's name
     params: dict[str, Any]
-    origin: str  # 'api', 'upload', 'inbox', 'cli'
+    origin: str  # 'api', 'upload', 'inbox', 'cli', 'page'
     fn: Callable[[Warehouse], dict[str, Any]] = field(repr=False)
     status: str = "queued"  # queued, running, done, refused, failed
     result: dict[str, Any] | None = None
@@ -172,6 +172,26 @@ class Writer:
                 raise Refused(str(e)) from e
 
         return self.submit("rollback", work, params={"batch": batch_id}, origin=origin)
+
+    def submit_link_decision(
+        self, link_id: int, decision: str, reviewer: str, *, origin: str = "api"
+    ) -> Job:
+        """Queue an analyst's decision on link ``link_id`` ('accepted' or 'rejected').
+
+        The work is ``linkage.review.decide``: one transaction that also refreshes the
+        figures of the enterprises the link re-ties; its result is the job's result.
+        """
+
+        def work(wh: Warehouse) -> dict[str, Any]:
+            from crossinvest.linkage.review import LinkError, decide
+
+            try:
+                return decide(wh.con, link_id, decision, reviewer)
+            except LinkError as e:  # gone since it was looked up (a rollback, a relink)
+                raise Refused(str(e)) from e
+
+        params = {"link": link_id, "decision": decision, "reviewer": reviewer}
+        return self.submit("link", work, params=params, origin=origin)
 
     def job(self, job_id: int) -> Job | None:
         with self._lock:

@@ -170,7 +170,7 @@ def links(
         ctx.con,
         f"""
         WITH page AS (
-            SELECT {LINK_KEY} AS _key, l.source, l.record_key,
+            SELECT {LINK_KEY} AS _key, l.link_id AS id, l.source, l.record_key,
                    l.enterprise_key, r.name AS enterprise_name, l.method, l.weight, l.status,
                    l.reviewer, strftime(l.decided_at, '%Y-%m-%dT%H:%M:%S') AS decided_at,
                    l.batch_id AS batch
@@ -179,7 +179,7 @@ def links(
             WHERE {" AND ".join(where)}
             ORDER BY _key LIMIT ?
         )
-        SELECT p._key, p.source, p.record_key, COALESCE(t.name, s.name) AS record_name,
+        SELECT p._key, p.id, p.source, p.record_key, COALESCE(t.name, s.name) AS record_name,
                p.enterprise_key, p.enterprise_name, p.method, p.weight, p.status, p.reviewer,
                p.decided_at, p.batch
         FROM page p
@@ -197,3 +197,19 @@ def links(
     for r in rows:
         del r["_key"]
     return {"rows": rows, "next": nxt}
+
+
+@dataset("link", guard="links")
+def link(ctx: ReadContext, *, link_id: int) -> dict | None:
+    """One link by its id (the id ``crossinvest links accept|reject`` takes), or None."""
+    scope_sql, scope_params = ctx.scope.sql("r.region_code")
+    rows = fetch_dicts(
+        ctx.con,
+        f"""
+        SELECT l.link_id AS id, l.source, l.record_key, l.enterprise_key, l.method, l.status
+        FROM record_links l LEFT JOIN registry r ON r.enterprise_key = l.enterprise_key
+        WHERE l.link_id = ? AND {scope_sql}
+        """,
+        [int(link_id), *scope_params],
+    )
+    return rows[0] if rows else None

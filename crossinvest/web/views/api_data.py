@@ -1,8 +1,8 @@
 """JSON API of the data page: loads, quarantine, freshness, links; and writes.
 
-Writes (loading a file, rolling a batch back) never run in the request: they
-are queued on the server's single writer thread and answered ``202`` with a
-job to poll (``GET /api/v1/loads/{job}``).
+Writes (loading a file, rolling a batch back, deciding a link in the review
+queue) never run in the request: they are queued on the server's single writer
+thread and answered ``202`` with a job to poll (``GET /api/v1/loads/{job}``).
 """
 
 # No postponed annotations here: routes made in factories use local Annotated aliases,
@@ -13,7 +13,7 @@ import re
 import shutil
 import uuid
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Header, Query, Request, UploadFile
 from fastapi import Path as PathParam
@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 from crossinvest.access.gate import Gate, authorize
 from crossinvest.web.envelope import ApiError, json_response, not_found, ok
 from crossinvest.web.export import MEDIA, content_disposition, export_bytes
+from crossinvest.web.guard import audit_fields
 from crossinvest.web.models import Job as JobModel
 from crossinvest.web.models import ListData, documented, exported
 from crossinvest.web.respond import CurrentActor, answer, answer_json, state_of
@@ -55,6 +56,7 @@ QUARANTINE_COLUMNS = [
     ("raw", "原始内容"),
 ]
 LINK_COLUMNS = [
+    ("id", "编号"),
     ("source", "数据源"),
     ("record_key", "记录键"),
     ("record_name", "记录名称"),
@@ -284,6 +286,66 @@ async def rollback(
     return _accepted(
         state.writer.submit_rollback(batch, origin="cli" if x_crossinvest_token else "api")
     )
+
+
+class LinkDecision(BaseModel):
+    """An analyst's decision on a link of the review queue."""
+
+    decision: Literal["accepted", "rejected"] = Field(
+        description="accepted 接受（同一记录的其他候选随之拒绝）或 rejected 拒绝"
+    )
+
+
+async def submit_link_decision(
+    request: Request, actor: Any, link_id: int, decision: str, *, origin: str, status: int
+) -> tuple[Any, Response]:
+    """Authorise, check the link exists, queue the decision on the writer, audit it.
+
+    Returns the job and its ``202`` envelope. The audit row is this request's one row,
+    under the event ``decide`` with the decision in its detail (``status``: what the
+    caller answers, 202 for the API, 303 for the page's redirect).
+    """
+    authorize(actor, "links", "write")
+    state = state_of(request)
+    jobs: list[Any] = []
+
+    def produce(g: Gate) -> dict:
+        found = g.read("link", link_id=link_id)
+        if found is None:
+            raise not_found(f"关联 {link_id} 不存在", f"link {link_id} not found")
+        jobs.append(state.writer.submit_link_decision(link_id, decision, actor.id, origin=origin))
+        return ok(jobs[0].as_json(), {"next": f"/api/v1/loads/{jobs[0].id}"})
+
+    resp = await answer_json(request, actor, produce, cache=False)
+    resp.status_code = 202
+    job = jobs[0]
+    _, fields = audit_fields(request.scope, request, status)
+    fields["detail"] = {"link": link_id, "decision": decision, "job": job.id}
+    request.app.state.access.audit("decide", **fields)
+    request.state.ci_audited = True
+    return job, resp
+
+
+@router.post(
+    "/links/{link_id}/decision",
+    status_code=202,
+    responses=documented(JobModel),
+    summary="accept or reject a link of the review queue",
+)
+async def decide_link(
+    request: Request,
+    actor: CurrentActor,
+    link_id: Annotated[int, PathParam(ge=0, le=2**62, description="关联编号")],
+    body: LinkDecision,
+) -> Response:
+    """接受或拒绝一个待审核关联：写入由服务器的单一写入线程执行，答复 202 及任务
+    （``GET /api/v1/loads/{job}``）。任务结果即 ``crossinvest links accept|reject --json``
+    的输出；对已是该状态的关联，结果为 ``unchanged: true``。"""
+    _check_origin(request)
+    _, resp = await submit_link_decision(
+        request, actor, link_id, body.decision, origin="api", status=202
+    )
+    return resp
 
 
 @router.get("/loads", responses=documented(ListData), summary="write jobs of this server run")

@@ -9,8 +9,9 @@ At 10M enterprises the qualifying set is millions of keys, and a page needs
 only the first 51 of them. The page is therefore found in rounds, each reading a
 bounded number of candidates in key order from the side the filters narrow:
 
-- an origin filter: candidates from ``an_groups``, which is stored by kind and
-  origin (an origin's rows are a few row groups), checked against
+- an origin filter: candidates from ``an_groups``, whose direct rows are stored
+  by kind and origin (an origin's rows are a few row groups; the penetrated rows
+  are not sorted, so a penetrated list scans them all), checked against
   ``an_enterprises`` by index;
 - otherwise: candidates from ``an_enterprises``, stored by key (DuckDB's top-N
   filter then skips all but the first row groups; a district filter matches a

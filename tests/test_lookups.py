@@ -165,3 +165,15 @@ def test_replaced_rows_keep_their_period_among_current_rows(con, table: str, key
         "SELECT greatest((SELECT max(year(period)) FROM tax), (SELECT max(year) FROM stats))"
     ).fetchall()[0][0]
     assert latest_year(ReadContext(con, LOCAL_ANALYST)) == want
+
+
+def test_an_index_that_cannot_be_built_does_not_stop_the_others(
+    con, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:  # type: ignore[no-untyped-def]
+    from crossinvest.warehouse import lookups
+
+    con.execute('DROP INDEX "ix_stats_rows_key"')
+    wanted = {"ix_broken": ("stats_rows", "no_such_column"), **lookups.BASE_INDEXES}
+    monkeypatch.setattr(lookups, "all_indexes", lambda: wanted)
+    assert lookups.ensure_indexes(con) == ["ix_stats_rows_key"]
+    assert "ix_broken" in caplog.text

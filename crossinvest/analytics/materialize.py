@@ -20,9 +20,8 @@ import ibis.expr.types as ir
 from crossinvest.analytics import cube, model, penetration
 from crossinvest.analytics.engine import DuckDBEngine
 from crossinvest.analytics.lookups import refresh_lookups
-from crossinvest.analytics.tables import LEVELS, LOOKUP_INDEXES, get_state, set_state
+from crossinvest.analytics.tables import LEVELS, get_state, set_state
 from crossinvest.warehouse.connection import fetch_one, run
-from crossinvest.warehouse.lookups import drop_indexes
 
 CUBE_KEY_SQL = (
     "hash(kind, level, mask, o_prov, o_pref, o_dist, e_region, e_div, e_sec, est_b, end_b, src, tm)"
@@ -90,18 +89,20 @@ def lookup_signature(con: duckdb.DuckDBPyConnection) -> str:
 def rebuild_all(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
     """Recompute every analytics table from the warehouse; return seconds per step.
 
-    The tables' lookup indexes are dropped first (maintaining them through a delete
-    and re-insert of every row costs more than building them again); the caller
-    builds them after committing, with ``warehouse.lookups.ensure_indexes``.
+    The tables are dropped and created again, empty, rather than emptied with a
+    DELETE: DuckDB removes deleted rows from a table's indexes when the
+    transaction commits, and at 10M enterprises that commit ran out of the
+    2.5 GB memory limit (and its rollback failed with it). The new tables have no
+    lookup indexes yet; the caller builds them after committing, with
+    ``warehouse.lookups.ensure_indexes``.
     """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     refresh_lookups(con)
     eng = DuckDBEngine(con)
     inp = inputs(eng)
-    drop_indexes(con, LOOKUP_INDEXES)
     for t in ALL_TABLES:
-        run(con, f"DELETE FROM {t}")
+        recreate_empty(con, t)
     eng.insert(
         lambda: model.origins(inp.shareholders, inp.registry, inp.regions),
         "investor_origins",
@@ -119,6 +120,19 @@ def rebuild_all(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
     eng.drop_all()
     timings["total"] = time.perf_counter() - t0
     return timings
+
+
+def recreate_empty(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Drop ``table`` (its indexes with it) and create it again, empty, from its own DDL."""
+    row = fetch_one(
+        con,
+        "SELECT sql FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = ?",
+        [table],
+    )
+    if row is None:
+        raise ValueError(f"no table {table!r}")
+    run(con, f'DROP TABLE "{table}"')
+    run(con, row[0])
 
 
 def restrict(eng: DuckDBEngine, table: str, column: str, keys: str | None) -> str:

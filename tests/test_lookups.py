@@ -177,3 +177,27 @@ def test_an_index_that_cannot_be_built_does_not_stop_the_others(
     monkeypatch.setattr(lookups, "all_indexes", lambda: wanted)
     assert lookups.ensure_indexes(con) == ["ix_stats_rows_key"]
     assert "ix_broken" in caplog.text
+
+
+def test_indexes_beyond_the_memory_budget_are_not_kept(
+    con, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    from crossinvest.warehouse import lookups
+
+    def names() -> set[str]:
+        return {r[0] for r in con.execute("SELECT index_name FROM duckdb_indexes()").fetchall()}
+
+    lookups.ensure_indexes(con)
+    everything = set(lookups.all_indexes())
+    assert everything <= names()
+    # A budget for the registry's keys only: the bigger tables' indexes go.
+    rows = con.execute(
+        "SELECT estimated_size FROM duckdb_tables() WHERE table_name = 'registry_rows'"
+    )
+    need = lookups.BYTES_PER_KEY * rows.fetchall()[0][0]
+    monkeypatch.setattr(lookups, "BUDGET_SHARE", need / lookups.memory_limit_bytes(con))
+    assert lookups.ensure_indexes(con) == []
+    kept = names() & everything
+    assert "ix_registry_rows_key" in kept and "ix_tax_rows_key" not in kept
+    monkeypatch.undo()
+    assert set(lookups.ensure_indexes(con)) == everything - kept

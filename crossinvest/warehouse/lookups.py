@@ -16,6 +16,7 @@ plans that every lookup the web uses is an index scan.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -41,13 +42,18 @@ def all_indexes() -> dict[str, tuple[str, str]]:
     from crossinvest.plugins import get_plugin_manager
 
     out: dict[str, tuple[str, str]] = {}
-    for batch in get_plugin_manager().hook.register_indexes():
+    # pluggy calls the most recently registered first: reversed, the core's come
+    # first, and they go first when the memory budget cannot hold every index.
+    for batch in reversed(get_plugin_manager().hook.register_indexes()):
         out.update(batch or {})
     return out
 
 
 def ensure_indexes(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Create the lookup indexes that are missing, each in its own transaction; return their names.
+
+    Only those that fit the memory budget (``affordable``); one that no longer fits
+    (its table grew) is dropped.
 
     Called outside any transaction: when the warehouse opens, and after a load, a
     rollback or a rebuild commits. One index at a time, because an index being
@@ -56,8 +62,10 @@ def ensure_indexes(con: duckdb.DuckDBPyConnection) -> list[str]:
     fit. Until an index exists its lookups are scans: slower, never wrong.
     """
     have = {r[0] for r in run(con, "SELECT index_name FROM duckdb_indexes()").fetchall()}
+    wanted = affordable(con, all_indexes())
+    drop_indexes(con, {n: tc for n, tc in all_indexes().items() if n in have and n not in wanted})
     made = []
-    for name, (table, column) in all_indexes().items():
+    for name, (table, column) in wanted.items():
         if name in have:
             continue
         try:
@@ -72,6 +80,44 @@ def ensure_indexes(con: duckdb.DuckDBPyConnection) -> list[str]:
             continue
         made.append(name)
     return made
+
+
+# Memory an ART index takes per key while it is built or changed (measured: 8M
+# 18-character keys did not fit in 286 MB), and the share of the connection's
+# memory limit all lookup indexes together may take. A commit applies the
+# transaction's changes to the indexes of every table it touched, in memory: at
+# 10M enterprises, with every index built (~230M keys), the commit of a 1 %
+# shareholders delivery ran out of the 2.5 GB limit. Indexes beyond the budget
+# are not built; their lookups scan.
+BYTES_PER_KEY = 40
+BUDGET_SHARE = 0.25
+
+
+def memory_limit_bytes(con: duckdb.DuckDBPyConnection) -> int:
+    """The connection's memory limit in bytes (DuckDB reports it as e.g. '2.3 GiB')."""
+    text = run(con, "SELECT current_setting('memory_limit')").fetchall()[0][0]
+    m = re.fullmatch(r"\s*([\d.]+)\s*([KMGT]?i?B)\s*", str(text))
+    if not m:
+        return 2500 * 1000**2
+    unit = m.group(2)
+    base = 1024 if "i" in unit else 1000
+    power = {"B": 0, "K": 1, "M": 2, "G": 3, "T": 4}[unit[0]]
+    return int(float(m.group(1)) * base**power)
+
+
+def affordable(
+    con: duckdb.DuckDBPyConnection, indexes: dict[str, tuple[str, str]]
+) -> dict[str, tuple[str, str]]:
+    """The indexes to keep, in their declared order, while their keys fit the budget."""
+    sizes = dict(run(con, "SELECT table_name, estimated_size FROM duckdb_tables()").fetchall())
+    budget = BUDGET_SHARE * memory_limit_bytes(con)
+    out, used = {}, 0.0
+    for name, (table, column) in indexes.items():
+        need = BYTES_PER_KEY * (sizes.get(table) or 0)
+        if used + need <= budget:
+            out[name] = (table, column)
+            used += need
+    return out
 
 
 def drop_indexes(con: duckdb.DuckDBPyConnection, indexes: dict[str, tuple[str, str]]) -> None:

@@ -62,8 +62,9 @@ def ensure_indexes(con: duckdb.DuckDBPyConnection) -> list[str]:
     fit. Until an index exists its lookups are scans: slower, never wrong.
     """
     have = {r[0] for r in run(con, "SELECT index_name FROM duckdb_indexes()").fetchall()}
-    wanted = affordable(con, all_indexes())
-    drop_indexes(con, {n: tc for n, tc in all_indexes().items() if n in have and n not in wanted})
+    declared = all_indexes()
+    wanted = affordable(con, declared)
+    drop_indexes(con, {n: tc for n, tc in declared.items() if n in have and n not in wanted})
     made = []
     for name, (table, column) in wanted.items():
         if name in have:
@@ -72,8 +73,8 @@ def ensure_indexes(con: duckdb.DuckDBPyConnection) -> list[str]:
             with transaction(con):
                 run(con, f'CREATE INDEX IF NOT EXISTS "{name}" ON "{table}" ("{column}")')
         except WarehouseSQLError as e:
-            # An ART index must fit in the memory limit while it is built (~36 bytes a
-            # key; the 80M tax keys of 10M enterprises need ~2.3 GB of the 2.5 GB). The
+            # An ART index must fit in the memory limit while it is built; the budget
+            # (``affordable``) is an estimate, and other work shares the memory. The
             # data is committed already: without the index its lookups scan, so say
             # so and go on rather than fail the load that called us.
             log.warning("lookup index %s on %s(%s) not built: %s", name, table, column, e.short)
@@ -105,15 +106,23 @@ def memory_limit_bytes(con: duckdb.DuckDBPyConnection) -> int:
     return int(float(m.group(1)) * base**power)
 
 
+def table_rows(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Each table's row count as DuckDB estimates it (no scan)."""
+    return {
+        t: int(n or 0)
+        for t, n in run(con, "SELECT table_name, estimated_size FROM duckdb_tables()").fetchall()
+    }
+
+
 def affordable(
     con: duckdb.DuckDBPyConnection, indexes: dict[str, tuple[str, str]]
 ) -> dict[str, tuple[str, str]]:
     """The indexes to keep, in their declared order, while their keys fit the budget."""
-    sizes = dict(run(con, "SELECT table_name, estimated_size FROM duckdb_tables()").fetchall())
+    sizes = table_rows(con)
     budget = BUDGET_SHARE * memory_limit_bytes(con)
     out, used = {}, 0.0
     for name, (table, column) in indexes.items():
-        need = BYTES_PER_KEY * (sizes.get(table) or 0)
+        need = BYTES_PER_KEY * sizes.get(table, 0)
         if used + need <= budget:
             out[name] = (table, column)
             used += need
@@ -134,10 +143,7 @@ BULK_SHARE = 0.2
 
 def drop_indexes_for_bulk(con: duckdb.DuckDBPyConnection, table: str, new_rows: int) -> list[str]:
     """Inside a load's transaction: drop ``table``'s lookup indexes if ``new_rows`` is a bulk load."""
-    current = run(
-        con, "SELECT estimated_size FROM duckdb_tables() WHERE table_name = ?", [table]
-    ).fetchall()
-    if new_rows <= BULK_SHARE * (current[0][0] if current else 0):
+    if new_rows <= BULK_SHARE * table_rows(con).get(table, 0):
         return []
     mine = {n: tc for n, tc in all_indexes().items() if tc[0] == table}
     drop_indexes(con, mine)

@@ -33,6 +33,7 @@ warehouse is left as it was.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import random
 import sys
@@ -398,6 +399,28 @@ def deliver_1pct(con, n: int, source: str, batch: int) -> float:
         return time.perf_counter() - t0
 
 
+def refresh_deliveries(
+    con, n: int, sources: list[str], t_full: float, t_cold: float | None
+) -> None:
+    """Refresh after deliveries of 1% the size, each source twice.
+
+    The first of each kind compiles its SQL (kept in the warehouse for every
+    later load); the second is the steady state.
+    """
+    for i, source in enumerate(sources):
+        for rep in (0, 1):
+            dt = deliver_1pct(con, n, source, 1000 + 10 * i + rep + int(time.time()) % 1000 * 100)
+            cold = f", {dt / t_cold * 100:.0f}% of one cold statistic" if t_cold else ""
+            print(
+                f"refresh after a 1% {source} delivery ({'first, compiling' if rep == 0 else 'steady'}): "
+                f"{dt:.2f} s = {dt / t_full * 100:.1f}% of the full rebuild{cold} (target < 10%) ({load()})",
+                flush=True,
+            )
+    print(
+        f"(a delivery touching more than {refresh.FULL_FRACTION:.0%} of the enterprises is a full rebuild)"
+    )
+
+
 def served_latencies(con, queries: int, seed: int = 3) -> tuple[list[float], list[float]]:
     rnd = random.Random(seed)
     dims_in = [
@@ -460,7 +483,32 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="with --reuse: measure penetration over the materialised tables, then stop",
     )
+    ap.add_argument(
+        "--refresh-only",
+        action="store_true",
+        help="with --reuse: a full rebuild, then the refresh after 1%% deliveries",
+    )
+    ap.add_argument(
+        "--full-seconds",
+        type=float,
+        default=None,
+        help="with --refresh-only: the full rebuild's seconds measured before (default: rebuild first)",
+    )
+    ap.add_argument(
+        "--sources",
+        default="shareholders,registry,tax",
+        help="which 1%% deliveries to refresh after, comma-separated",
+    )
+    ap.add_argument(
+        "--trace-sql", action="store_true", help="print each statement's seconds (stderr)"
+    )
     a = ap.parse_args(argv)
+    if a.trace_sql:
+        logging.basicConfig(stream=sys.stderr, format="%(message)s")
+        logging.getLogger("crossinvest.sql").setLevel(logging.DEBUG)
+        logging.getLogger("crossinvest.analytics.refresh").setLevel(logging.DEBUG)
+    if a.refresh_only and not a.reuse:
+        ap.error("--refresh-only needs --reuse")
     if (a.no_rebuild or a.penetration_only) and not a.reuse:
         ap.error("--no-rebuild and --penetration-only need --reuse (a built warehouse)")
     home = Home(a.home.resolve())
@@ -476,6 +524,17 @@ def main(argv: list[str] | None = None) -> int:
     n_tax = fetch_one(con, "SELECT count(*) FROM tax")[0]
     print(f"registry {n_ent:,} enterprises, {n_hold:,} holdings, {n_tax:,} tax rows; {load()}")
 
+    if a.refresh_only:
+        t_full = a.full_seconds
+        if t_full is None:  # side by side: the full rebuild first, in this process
+            with transaction(con):
+                t_full, timings = timed(materialize.rebuild_all, con)
+            print(f"full rebuild of the materialised tables: {t_full:.2f} s ({load()})", flush=True)
+            dt, _ = timed(ensure_indexes, con)
+            print(f"lookup indexes rebuilt after the commit: {dt:.2f} s ({load()})", flush=True)
+        refresh_deliveries(con, a.enterprises, a.sources.split(","), t_full, None)
+        wh.close()
+        return 0
     if a.penetration_only:
         timings = penetration_alone(con)
         print(
@@ -544,20 +603,8 @@ def main(argv: list[str] | None = None) -> int:
         t_full = timings["penetration"]  # refresh ratios below are then against penetration only
         print("(--no-rebuild: the refresh percentages below compare with penetration alone)")
 
-    # 4. Refresh after deliveries of 1% the size. The first of each kind compiles
-    # its SQL (then kept in the warehouse for every later load); the second is the
-    # steady state.
-    for i, source in enumerate(("shareholders", "registry", "tax")):
-        for rep in (0, 1):
-            dt = deliver_1pct(con, a.enterprises, source, 1000 + 10 * i + rep)
-            print(
-                f"refresh after a 1% {source} delivery ({'first, compiling' if rep == 0 else 'steady'}): "
-                f"{dt:.2f} s = {dt / t_full * 100:.1f}% of the full rebuild, "
-                f"{dt / min(cold) * 100:.0f}% of one cold statistic (target < 10%)"
-            )
-    print(
-        f"(a delivery touching more than {refresh.FULL_FRACTION:.0%} of the enterprises is a full rebuild)"
-    )
+    # 4. Refresh after deliveries of 1% the size.
+    refresh_deliveries(con, a.enterprises, a.sources.split(","), t_full, min(cold))
     wh.close()
     return 0
 

@@ -15,7 +15,7 @@ import itertools
 
 import pytest
 
-from crossinvest.analytics import materialize, plugin, query, refresh
+from crossinvest.analytics import materialize, plugin, query, refresh, subsets
 from crossinvest.warehouse.batches import Batch
 from crossinvest.warehouse.connection import fetch_all, run, transaction
 from crossinvest.warehouse.schema import FILL_INVESTOR_USCC
@@ -329,3 +329,95 @@ def test_an_accepted_link_outside_a_load_refreshes_the_figures(world):
     assert after.total["tax_wan"] == pytest.approx(before + 4.0)
     live = query.stats(con, "inbound", "2018", ["origin_province"], live=True)
     assert after.total == {k: pytest.approx(v) for k, v in live.total.items()}
+
+
+def test_a_newly_registered_uscc_takes_its_records_from_their_link(world):
+    """A record with a valid USCC not in the registry counts for the enterprise
+    record_links ties it to, until that USCC is registered: then it is the new
+    enterprise's, and the linked enterprise (not itself in the delivery) loses it."""
+    con = world.con
+    u = mk_uscc("310115", 90)
+    with transaction(con):
+        world.tax(u, "2018-05", 9.0, batch=80)
+        run(
+            con,
+            f"""INSERT INTO record_links (source, record_key, enterprise_key, method, weight, status, reviewer,
+                    decided_at, batch_id)
+                VALUES ('tax', '{u}', '{SH[1]}', 'splink', 12.0, 'auto', NULL, NULL, 80)""",
+        )
+        refresh.refresh_for_enterprises(con, [SH[1]], measures_only=True)
+    linked = fetch_all(con, f"SELECT enterprise_key FROM tax_linked WHERE taxpayer_key = '{u}'")
+    assert linked == [(SH[1],)]
+    assert_tables_equal_full_rebuild(con)
+    sh1_before = fetch_all(con, f"SELECT t05 FROM an_yearly WHERE enterprise_key = '{SH[1]}'")
+
+    mode = deliver(
+        con,
+        81,
+        "registry",
+        sql=[
+            f"""INSERT INTO registry_rows (batch_id, row_no, is_current, enterprise_key, uscc, name,
+                   established_on, registered_capital_wan, region_code, region_source, status)
+                VALUES (81, 1, true, '{u}', '{u}', '登记了', DATE '2016-01-01', 50, '310115', 'given', '存续')""",
+        ],
+    )
+    assert mode == "incremental"
+    assert fetch_all(con, f"SELECT enterprise_key FROM tax_linked WHERE taxpayer_key = '{u}'") == [
+        (u,)
+    ]
+    sh1_after = fetch_all(con, f"SELECT t05 FROM an_yearly WHERE enterprise_key = '{SH[1]}'")
+    assert (sh1_after[0][0] or 0) == pytest.approx((sh1_before[0][0] or 0) - 9.0)
+    assert_tables_equal_full_rebuild(con)
+
+
+def test_restricted_linked_rows_equal_the_linked_views(world):
+    con = world.con
+    keys = [SH[0], SH[1], SH[2], mk_uscc("310115", 90), "no-such-enterprise"]
+    run(con, "CREATE OR REPLACE TEMP TABLE _t_keys (enterprise_key VARCHAR)")
+    con.executemany("INSERT INTO _t_keys VALUES (?)", [[k] for k in keys])
+    for source in ("tax", "stats"):
+        name = subsets.restrict_linked(con, source, "_t_keys")
+        ours = fetch_all(con, f"SELECT * FROM {name}")
+        view = fetch_all(
+            con,
+            f"SELECT * FROM {source}_linked WHERE enterprise_key IN (SELECT enterprise_key FROM _t_keys)",
+        )
+        assert ours, source
+        assert sorted(ours, key=repr) == sorted(view, key=repr), source
+
+
+def test_the_full_build_of_yearly_rows_in_parts_gives_the_same_rows(world, monkeypatch):
+    con = world.con
+
+    def yearly() -> list:
+        return sorted(fetch_all(con, f"SELECT {TABLES['an_yearly']} FROM an_yearly"), key=repr)
+
+    run(con, "BEGIN TRANSACTION")
+    try:
+        materialize.rebuild_all(con)
+        whole = yearly()
+        monkeypatch.setattr(materialize, "MEASURE_PART_KEYS", 2)  # several parts
+        materialize.rebuild_all(con)
+        in_parts = yearly()
+    finally:
+        run(con, "ROLLBACK")
+    assert len(whole) >= 5
+    assert in_parts == whole
+
+
+def test_a_registry_batch_relinks_only_new_enterprises_and_changed_usccs(world):
+    con = world.con
+    new, regno, u = mk_uscc("310115", 91), "R:3101150000092", mk_uscc("310115", 92)
+    ins = """INSERT INTO registry_rows (batch_id, row_no, is_current, enterprise_key, uscc, name,
+                 established_on, region_code, status) VALUES (?, ?, ?, ?, ?, 'x', DATE '2016-01-01', '310115', '存续')"""
+    run(con, "BEGIN TRANSACTION")
+    try:
+        con.execute(ins, [95, 1, False, regno, None])  # registered first without a USCC
+        run(con, f"UPDATE registry_rows SET is_current = false WHERE enterprise_key = '{SH[0]}'")
+        for row_no, (key, uscc) in enumerate([(SH[0], SH[0]), (new, new), (regno, u)], start=1):
+            con.execute(ins, [96, row_no, True, key, uscc])
+        relinked = {r[0] for r in fetch_all(con, refresh.relinked_sql(96))}
+    finally:
+        run(con, "ROLLBACK")
+    # SH[0] is delivered again with the same USCC: its records stay where they are.
+    assert relinked == {new, regno}

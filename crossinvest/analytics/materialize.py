@@ -20,6 +20,7 @@ import ibis.expr.types as ir
 from crossinvest.analytics import cube, model, penetration
 from crossinvest.analytics.engine import DuckDBEngine
 from crossinvest.analytics.lookups import refresh_lookups
+from crossinvest.analytics.subsets import insert_captured, restrict, restrict_linked
 from crossinvest.analytics.tables import LEVELS, get_state, set_state
 from crossinvest.warehouse.connection import fetch_one, run
 
@@ -49,6 +50,8 @@ KINDS = ("inbound", "outbound")
 # unsorted): an enterprise list filtered by origin then reads only that origin's
 # row groups (11 ms instead of 0.3 s at 42M rows).
 GROUPS_ORDER = "kind, origin_code, enterprise_key"
+# The full build of an_yearly runs in parts of at most this many enterprises.
+MEASURE_PART_KEYS = 3_000_000
 
 
 @dataclass
@@ -96,6 +99,19 @@ def rebuild_all(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
     lookup indexes yet; the caller builds them after committing, with
     ``warehouse.lookups.ensure_indexes``.
     """
+    # Rows keep no order unless a statement asks for one (ORDER BY still holds):
+    # keeping every insert's order made DuckDB buffer rows, and the measures step
+    # at 10M enterprises failed to pin a block under the 2.5 GB limit.
+    keep_order = fetch_one(con, "SELECT current_setting('preserve_insertion_order')")
+    run(con, "SET preserve_insertion_order = false")
+    try:
+        return _rebuild_all(con)
+    finally:
+        if keep_order and keep_order[0]:
+            run(con, "SET preserve_insertion_order = true")
+
+
+def _rebuild_all(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     refresh_lookups(con)
@@ -135,36 +151,21 @@ def recreate_empty(con: duckdb.DuckDBPyConnection, table: str) -> None:
     run(con, row[0])
 
 
-def restrict(eng: DuckDBEngine, table: str, column: str, keys: str | None) -> str:
-    """The name to read ``table`` under: itself, or for a key set a temp copy of its rows for those keys.
-
-    Copying first (one scan with a semi-join) keeps DuckDB from joining the
-    whole table and filtering afterwards, which it otherwise tends to do.
-    """
-    if keys is None:
-        return table
-    name = f"_an_r_{table}"
-    run(
-        eng.con,
-        f'CREATE OR REPLACE TEMP TABLE "{name}" AS SELECT * FROM "{table}" '
-        f'WHERE "{column}" IN (SELECT enterprise_key FROM "{keys}")',
-    )
-    return name
-
-
 def build_enterprise_tables(
     eng: DuckDBEngine,
     inp: Inputs,
     keys: str | None,
     timings: dict[str, float] | None = None,
     origins: str | None = None,
+    capture_groups: str | None = None,
 ) -> None:
     """Insert an_enterprises, direct an_groups and an_pen_edges (for the enterprises in table ``keys``, or all).
 
     ``origins``: a table holding exactly those enterprises' origin rows (saves
     reading them back from investor_origins). Their old rows must have been
     deleted first; penetration, tax and stats follow in ``build_pen`` and
-    ``build_measures``.
+    ``build_measures``. ``capture_groups``: a temp table that receives a copy
+    of the an_groups rows written (the an_enterprises rows are in ``_an_k_ents``).
     """
     t0 = time.perf_counter()
     o = origins or restrict(eng, "investor_origins", "enterprise_uscc", keys)
@@ -186,10 +187,12 @@ def build_enterprise_tables(
             key=f"ents:{o}",
         )
         run(eng.con, f"INSERT INTO an_enterprises BY NAME SELECT * FROM {e}")
-    eng.insert(
+    insert_captured(
+        eng,
         lambda: model.direct_groups(eng.table(o), eng.table(e)),
         "an_groups",
-        key=f"direct:{o}:{e}",
+        f"direct:{o}:{e}",
+        capture_groups,
         order_by=GROUPS_ORDER,
     )
     eng.insert(
@@ -200,11 +203,15 @@ def build_enterprise_tables(
 
 
 def build_pen(
-    eng: DuckDBEngine, targets: str | None, timings: dict[str, float] | None = None
+    eng: DuckDBEngine,
+    targets: str | None,
+    timings: dict[str, float] | None = None,
+    capture_groups: str | None = None,
 ) -> None:
     """Penetrated groups for the enterprises in table ``targets`` (all when None).
 
     Their old penetrated groups and an_pen_start rows must have been deleted.
+    ``capture_groups``: a temp table that receives a copy of the rows written.
     """
     t0 = time.perf_counter()
     tgt = eng.table(targets) if targets else None
@@ -235,8 +242,10 @@ def build_pen(
                 else f' WHERE parent_key IN (SELECT enterprise_key FROM "{targets}")'
             ),
         )[0]
+        # G, the enterprises paths pass through: read by both steps below.
+        g = penetration.engine_parents(eng, edges, f"_an_pen_{tag}_gp", f"pen:{tag}:gp")
         if n_starts:  # a small delivery often reaches no enterprise paths pass through
-            res = penetration.enumerate_paths(eng, terms, edges, starts, tag=tag)
+            res = penetration.enumerate_paths(eng, terms, edges, starts, tag=tag, parents=g)
             eng.insert(
                 lambda res=res, side=side: res.mutate(side=ibis.literal(side)),
                 "an_pen_start",
@@ -246,44 +255,83 @@ def build_pen(
         ps = eng.table("an_pen_start")
         ps = ps.filter(ps.side == side).drop("side")
         ents = eng.table("an_enterprises")
-        parts, temps = penetration.pen_group_parts(eng, terms, edges, ps, ents, kind, tgt, tag=tag)
+        parts, temps = penetration.pen_group_parts(
+            eng, terms, edges, ps, ents, kind, tgt, tag=tag, parents=g
+        )
         for i, part in enumerate(parts):
             # Not sorted: ordering the 27M penetrated rows at 10M took 25-30 s, half of
             # the step's 60 s budget (issue 3); only the direct rows are clustered.
-            eng.insert(part, "an_groups", key=f"pen_groups:{tag}:{i}")
+            insert_captured(eng, part, "an_groups", f"pen_groups:{tag}:{i}", capture_groups)
         for t in temps:
             eng.drop(t)
+        eng.drop(g)
         eng.drop(edges)
     if timings is not None:
         timings["penetration"] = time.perf_counter() - t0
 
 
 def build_measures(
-    eng: DuckDBEngine, inp: Inputs, keys: str | None, timings: dict[str, float] | None = None
+    eng: DuckDBEngine,
+    inp: Inputs,
+    keys: str | None,
+    timings: dict[str, float] | None = None,
+    groups: str = "an_groups",
+    capture: str | None = None,
+    split: bool = True,
 ) -> None:
-    """an_yearly for the enterprises in an_groups (restricted to table ``keys``)."""
+    """an_yearly for the enterprises in ``groups`` (restricted to table ``keys``).
+
+    ``groups``: where to read which enterprises count (a refresh passes its copy
+    of the touched enterprises' rows); ``capture``: a temp table that receives a
+    copy of the rows written; ``split``: a large full build may run in parts.
+    """
     t0 = time.perf_counter()
 
     if keys is None:
         k = eng.materialize(
-            lambda: eng.table("an_groups").select("enterprise_key").distinct(),
+            lambda: eng.table(groups).select("enterprise_key").distinct(),
             "_an_measure_keys",
-            key="mkeys",
+            key=f"mkeys:{groups}",
         )
-        tl = inp.tax_linked
+        n_keys = eng.count(k) if split else 0
+        if n_keys > MEASURE_PART_KEYS:
+            # In parts of the enterprises: the whole aggregate (6.5M enterprises x
+            # 80M tax rows at 10M) failed to pin a block under the 2.5 GB limit.
+            # Each part reads every tax row again (about 6 s at 10M).
+            parts = -(-n_keys // MEASURE_PART_KEYS)
+            run(eng.con, "CREATE OR REPLACE TEMP TABLE _an_measure_all AS FROM _an_measure_keys")
+            eng.drop(k)
+            for i in range(parts):
+                run(
+                    eng.con,
+                    f"""CREATE OR REPLACE TEMP TABLE _an_measure_part AS SELECT enterprise_key
+                        FROM _an_measure_all WHERE hash(enterprise_key) % {parts} = {i}""",
+                )
+                build_measures(
+                    eng, inp, None, groups="_an_measure_part", capture=capture, split=False
+                )
+            run(eng.con, "DROP TABLE _an_measure_part")
+            run(eng.con, "DROP TABLE _an_measure_all")
+            if timings is not None:
+                timings["measures"] = time.perf_counter() - t0
+            return
+        tl, sl = inp.tax_linked, inp.stats_linked
     else:
         # Filter before DISTINCT (DuckDB would otherwise deduplicate the whole table).
         run(
             eng.con,
-            f"""CREATE OR REPLACE TEMP TABLE _an_measure_keys AS SELECT DISTINCT enterprise_key FROM an_groups
+            f"""CREATE OR REPLACE TEMP TABLE _an_measure_keys AS SELECT DISTINCT enterprise_key FROM "{groups}"
                 WHERE enterprise_key IN (SELECT enterprise_key FROM "{keys}")""",
         )
         k = eng.table("_an_measure_keys")
-        tl = inp.tax_linked
-    eng.insert(
-        lambda: cube.enterprise_yearly(tl, inp.stats_linked, k),
+        tl = eng.table(restrict_linked(eng.con, "tax", "_an_measure_keys"))
+        sl = eng.table(restrict_linked(eng.con, "stats", "_an_measure_keys"))
+    insert_captured(
+        eng,
+        lambda: cube.enterprise_yearly(tl, sl, k),
         "an_yearly",
-        key=f"yearly:{tl.get_name()}",
+        f"yearly:{tl.get_name()}:{sl.get_name()}",
+        capture,
     )
     eng.drop(k)
     if timings is not None:
@@ -309,15 +357,25 @@ def compute_horizon(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
     return y0 * 100 + 1, y1 * 100 + 12
 
 
-def cube_rows_sql(eng: DuckDBEngine, h0: int, h1: int, keys: str | None = None) -> str:
+def cube_rows_sql(
+    eng: DuckDBEngine,
+    h0: int,
+    h1: int,
+    keys: str | None = None,
+    copies: tuple[str, str, str] | None = None,
+) -> str:
     """SQL of the cube rows of every kind and level (for the enterprises in table ``keys``).
 
     With ``keys``, the restricted copies are made now (they must be current);
-    the compiled SQL itself is cached.
+    ``copies`` names (groups, enterprises, yearly) tables to read instead. The
+    compiled SQL itself is cached.
     """
-    g = restrict(eng, "an_groups", "enterprise_key", keys)
-    e = restrict(eng, "an_enterprises", "enterprise_key", keys)
-    y = restrict(eng, "an_yearly", "enterprise_key", keys)
+    if copies is not None:
+        g, e, y = copies
+    else:
+        g = restrict(eng, "an_groups", "enterprise_key", keys)
+        e = restrict(eng, "an_enterprises", "enterprise_key", keys)
+        y = restrict(eng, "an_yearly", "enterprise_key", keys)
 
     def build() -> ir.Table:
         regions = eng.table("an_region_lookup")

@@ -41,6 +41,7 @@ def enumerate_paths(
     starts: ir.Table,
     tag: str = "p",
     cache: bool = True,
+    parents: ir.Table | None = None,
 ) -> ir.Table:
     """Paths from each start (column ``start_key``), aggregated per (start, origin, person?).
 
@@ -50,6 +51,8 @@ def enumerate_paths(
     ``n*`` count the path-ends found (a row exists only if a path does).
     ``tag`` names the intermediate tables and, with ``cache``, their cached SQL:
     then the same tag must always mean the same inputs (deterministic names).
+    ``parents``: the distinct ``parent_key`` of ``edges`` (column ``k``) when the
+    caller has stored them (G, see below); the caller drops it.
     """
     name = f"_an_pen_{tag}"
 
@@ -67,9 +70,7 @@ def enumerate_paths(
         key=key("f1"),
     )
     # Only nodes in G are ever on a frontier: shrink both inputs once.
-    g = engine.materialize(
-        lambda: edges.select(k=edges.parent_key).distinct(), f"{name}_gs", key=key("gs")
-    )
+    g = parents if parents is not None else engine_parents(engine, edges, f"{name}_gs", key("gs"))
     t_g = engine.materialize(
         lambda: terms.filter(
             terms.enterprise_key.isin(g.k) | terms.enterprise_key.isin(starts.start_key)
@@ -131,8 +132,14 @@ def enumerate_paths(
         engine.drop(f)
     engine.drop(t_g)
     engine.drop(e_g)
-    engine.drop(g)
+    if parents is None:
+        engine.drop(g)
     return out
+
+
+def engine_parents(engine: Engine, edges: ir.Table, name: str, key: str | None) -> ir.Table:
+    """G: the distinct parents of ``edges``, stored as ``name`` (column ``k``)."""
+    return engine.materialize(lambda: edges.select(k=edges.parent_key).distinct(), name, key=key)
 
 
 def pen_group_parts(
@@ -145,6 +152,7 @@ def pen_group_parts(
     targets: ir.Table | None = None,
     tag: str = "p",
     cache: bool = True,
+    parents: ir.Table | None = None,
 ) -> tuple[list[ExprLike], list[ir.Table]]:
     """Penetrated groups of every target (all when None), in the shape of ``an_groups``.
 
@@ -167,9 +175,7 @@ def pen_group_parts(
 
     side = "in" if kind == "inbound" else "out"
     caps = ents.filter(ents.side == side).select("enterprise_key", "registered_capital_wan")
-    g = engine.materialize(
-        lambda: edges.select(k=edges.parent_key).distinct(), f"{name}_g", key=key("g")
-    )
+    g = parents if parents is not None else engine_parents(engine, edges, f"{name}_g", key("g"))
 
     def ids_expr() -> ir.Table:
         # Enterprises outside G with an edge: their rows are summed per origin.
@@ -228,7 +234,7 @@ def pen_group_parts(
         j = summed.join(ids, "id")
         return _groups(kind, j.c, j.cap, j)
 
-    return [plain_expr, summed_expr], [g, ids, e_ids]
+    return [plain_expr, summed_expr], ([] if parents is not None else [g]) + [ids, e_ids]
 
 
 def _groups(kind: str, key: ir.Column, cap: ir.Column, j: ir.Table) -> ir.Table:

@@ -26,11 +26,10 @@ from __future__ import annotations
 
 import duckdb
 
-from crossinvest.analytics import materialize, model
-from crossinvest.analytics.cube import CUBE_KEYS, CUBE_MEASURES, MONTH_COLS
+from crossinvest.analytics import delta, materialize, model, subsets
+from crossinvest.analytics.delta import keep_changed
 from crossinvest.analytics.engine import DuckDBEngine
 from crossinvest.analytics.lookups import refresh_lookups
-from crossinvest.analytics.materialize import CUBE_KEY_SQL
 from crossinvest.analytics.tables import get_state
 from crossinvest.warehouse.connection import fetch_one, run
 
@@ -106,9 +105,18 @@ def refresh_for_batch(
         or source != "shareholders"
         or bool(_count(con, f"SELECT count(*) FROM record_links WHERE batch_id = {int(batch_id)}"))
     )
+    relinked = None
+    if source == "registry" and not rolled_back:
+        run(con, f"CREATE OR REPLACE TEMP TABLE _an_relinked AS {relinked_sql(batch_id)}")
+        relinked = "_an_relinked"
     refresh_enterprises(
-        con, "_an_seeds", measure_only=measure_only, registry_changed=registry_changed
+        con,
+        "_an_seeds",
+        measure_only=measure_only,
+        registry_changed=registry_changed,
+        relinked=relinked,
     )
+    run(con, "DROP TABLE IF EXISTS _an_relinked")
     if rolled_back:
         run(con, f"DELETE FROM an_batch_touch WHERE batch_id = {int(batch_id)}")
     else:
@@ -130,20 +138,51 @@ def _full(con: duckdb.DuckDBPyConnection, batch_id: int, rolled_back: bool) -> s
     return "full"
 
 
+def relinked_sql(batch_id: int) -> str:
+    """SQL selecting the enterprises of a registry batch whose tax and statistics may move.
+
+    A record is tied to an enterprise by its USCC, or by ``record_links``: only an
+    enterprise new to the registry, one whose USCC differs from its version before
+    this batch, or one the batch's linkage tied records to can gain or lose records.
+    A re-delivery that changes a district or a status leaves them where they were.
+    """
+    b = int(batch_id)
+    return f"""
+        WITH cur AS (SELECT enterprise_key, uscc FROM registry_rows WHERE batch_id = {b} AND is_current),
+        prev AS (
+            SELECT enterprise_key, uscc FROM registry_rows
+            WHERE batch_id < {b} AND enterprise_key IN (SELECT enterprise_key FROM cur)
+            QUALIFY row_number() OVER (PARTITION BY enterprise_key ORDER BY batch_id DESC, row_no DESC) = 1
+        )
+        SELECT c.enterprise_key FROM cur c LEFT JOIN prev p ON p.enterprise_key = c.enterprise_key
+        WHERE p.enterprise_key IS NULL OR p.uscc IS DISTINCT FROM c.uscc
+        UNION SELECT enterprise_key FROM record_links WHERE batch_id = {b}"""
+
+
 def refresh_enterprises(
     con: duckdb.DuckDBPyConnection,
     seeds: str,
     *,
     measure_only: bool = False,
     registry_changed: bool = True,
+    relinked: str | None = None,
 ) -> None:
     """Recompute everything that depends on the enterprises in table ``seeds``.
 
     ``registry_changed``: the seeds' registry entries may have changed (then the
     rows naming them as investor are re-derived, rule 2, and their tax and stats
-    links re-read); False for a shareholders delivery. Leaves the set of
-    enterprises whose figures were recomputed in the temp table ``_an_touched``. Public so that an analyst's link decision (linkage)
-    can refresh the enterprises it re-tied: pass a table of their keys.
+    links re-read); False for a shareholders delivery. ``relinked``: with
+    ``registry_changed``, the seeds whose tax and statistics may have moved
+    (``relinked_sql``); all of them when None. Leaves the set of
+    enterprises whose figures were recomputed in the temp table ``_an_touched``.
+    Public so that an analyst's link decision (linkage) can refresh the
+    enterprises it re-tied: pass a table of their keys.
+
+    The touched enterprises' rows of an_groups, an_enterprises and an_yearly are
+    copied before anything changes (their old contributions to the cube), and
+    what the rebuild writes is captured as it is written: their new
+    contributions are summed from the copies, not from another scan of the
+    tables.
     """
     eng = DuckDBEngine(con)
     inp = materialize.inputs(eng)
@@ -152,20 +191,8 @@ def refresh_enterprises(
         materialize.rebuild_all(con)
         run(con, f"CREATE OR REPLACE TEMP TABLE _an_touched AS SELECT enterprise_key FROM {seeds}")
         return
-
-    def contributions_into(target: str, keys: str, create: bool) -> None:
-        # One compiled statement for every key set: the keys are copied to _an_keys.
-        run(
-            con,
-            f"CREATE OR REPLACE TEMP TABLE _an_keys AS SELECT DISTINCT enterprise_key FROM {keys}",
-        )
-        sql = materialize.cube_rows_sql(eng, *horizon, keys="_an_keys")
-        run(
-            con,
-            f"CREATE OR REPLACE TEMP TABLE {target} AS {sql}"
-            if create
-            else f"INSERT INTO {target} {sql}",
-        )
+    new_groups = subsets.empty_copy(con, "an_groups", "_an_ng")
+    new_yearly = subsets.empty_copy(con, "an_yearly", "_an_ny")
 
     if measure_only:
         run(
@@ -173,137 +200,222 @@ def refresh_enterprises(
             f"""CREATE OR REPLACE TEMP TABLE _an_touched AS SELECT DISTINCT enterprise_key FROM {seeds}
                 WHERE enterprise_key IN (SELECT enterprise_key FROM an_groups)""",
         )
-        contributions_into("_an_old", "_an_touched", create=True)
+        _snapshot(con, "_an_touched", create=True)
         _delete_for(con, "_an_touched", ("an_yearly",))
-        materialize.build_measures(eng, inp, "_an_touched")
+        materialize.build_measures(eng, inp, "_an_touched", groups="_an_og", capture=new_yearly)
+        run(con, "INSERT INTO _an_ng SELECT * FROM _an_og")
+        new_ents = "_an_oe"
     else:
-        # S1: the seeds and, when their registry entries changed, the enterprises
-        # owning a shareholder row whose investor is a seed (rule 2 reads it).
-        investors = (
-            f"""UNION SELECT enterprise_uscc FROM investor_origins
-                WHERE investor_enterprise_key IN (SELECT enterprise_key FROM {seeds})
-                   OR investor_uscc IN (SELECT enterprise_key FROM {seeds})"""
-            if registry_changed
-            else ""
-        )
-        run(
-            con,
-            f"CREATE OR REPLACE TEMP TABLE _an_s1 AS SELECT enterprise_key FROM {seeds} {investors}",
-        )
-
-        # A: S1, everything owned through it (10 levels) and the parents of its
-        # edges — with the edges as they are now, before the change.
-        run(
-            con,
-            """CREATE OR REPLACE TEMP TABLE _an_old_edges AS SELECT DISTINCT child_key, parent_key FROM an_pen_edges
-               WHERE child_key IN (SELECT enterprise_key FROM _an_s1)""",
-        )
-        _descendants(con, "_an_s1", "_an_touched")
-        run(
-            con,
-            """INSERT INTO _an_touched SELECT parent_key FROM _an_old_edges
-               EXCEPT SELECT enterprise_key FROM _an_touched""",
-        )
-        contributions_into("_an_old", "_an_touched", create=True)
-        run(
-            con,
-            "CREATE OR REPLACE TEMP TABLE _an_had AS SELECT DISTINCT enterprise_key FROM _an_r_an_groups",
-        )
-        run(
-            con,
-            "DELETE FROM investor_origins WHERE enterprise_uscc IN (SELECT enterprise_key FROM _an_s1)",
-        )
-        sh = materialize.restrict(eng, "shareholders", "enterprise_uscc", "_an_s1")
-        eng.materialize(
-            lambda: model.origins(eng.table(sh), inp.registry, inp.regions),
-            "_an_k_origins",
-            key=f"origins:{sh}",
-        )
-        run(con, "INSERT INTO investor_origins BY NAME SELECT * FROM _an_k_origins")
-        _delete_for(con, "_an_s1", ("an_enterprises", "an_groups"))
-        run(con, "DELETE FROM an_pen_edges WHERE child_key IN (SELECT enterprise_key FROM _an_s1)")
-        materialize.build_enterprise_tables(eng, inp, "_an_s1", origins="_an_k_origins")
-        # Only if S1's edges changed can paths now reach enterprises outside A.
-        changed = _count(
-            con,
-            """SELECT count(*) FROM (
-                 (SELECT DISTINCT child_key, parent_key FROM an_pen_edges
-                  WHERE child_key IN (SELECT enterprise_key FROM _an_s1)
-                  EXCEPT SELECT child_key, parent_key FROM _an_old_edges)
-                 UNION ALL
-                 (SELECT child_key, parent_key FROM _an_old_edges
-                  EXCEPT SELECT child_key, parent_key FROM an_pen_edges
-                  WHERE child_key IN (SELECT enterprise_key FROM _an_s1)))""",
-        )
-        if changed:
-            _descendants(con, "_an_s1", "_an_desc")
-            run(
-                con,
-                """CREATE OR REPLACE TEMP TABLE _an_extra AS
-                   (SELECT enterprise_key FROM _an_desc
-                    UNION SELECT parent_key FROM an_pen_edges WHERE child_key IN (SELECT enterprise_key FROM _an_s1))
-                   EXCEPT SELECT enterprise_key FROM _an_touched""",
-            )
-            if _count(con, "SELECT count(*) FROM _an_extra"):
-                # Their tables are untouched so far: these are still their old figures.
-                contributions_into("_an_old", "_an_extra", create=False)
-                run(con, "INSERT INTO _an_had SELECT DISTINCT enterprise_key FROM _an_r_an_groups")
-                run(con, "INSERT INTO _an_touched SELECT enterprise_key FROM _an_extra")
-        run(
-            con,
-            "DELETE FROM an_groups WHERE penetrate AND enterprise_key IN (SELECT enterprise_key FROM _an_touched)",
-        )
-        run(
-            con,
-            "DELETE FROM an_pen_start WHERE start_key IN (SELECT enterprise_key FROM _an_touched)",
-        )
-        materialize.build_pen(eng, "_an_touched")
-        if registry_changed:
-            _delete_for(con, "_an_touched", ("an_yearly",))
-            materialize.build_measures(eng, inp, "_an_touched")
-        else:
-            # Tax and stats did not move: only enterprises entering or leaving the
-            # statistics gain or lose their yearly rows.
-            run(
-                con,
-                """CREATE OR REPLACE TEMP TABLE _an_has AS SELECT DISTINCT enterprise_key FROM an_groups
-                   WHERE enterprise_key IN (SELECT enterprise_key FROM _an_touched)""",
-            )
-            run(
-                con,
-                """DELETE FROM an_yearly WHERE enterprise_key IN
-                   (SELECT enterprise_key FROM _an_had EXCEPT SELECT enterprise_key FROM _an_has)""",
-            )
-            run(
-                con,
-                """CREATE OR REPLACE TEMP TABLE _an_ykeys AS
-                   SELECT enterprise_key FROM _an_has EXCEPT SELECT enterprise_key FROM _an_had""",
-            )
-            if _count(con, "SELECT count(*) FROM _an_ykeys"):
-                materialize.build_measures(eng, inp, "_an_ykeys")
-        for t in (
-            "_an_s1",
-            "_an_desc",
-            "_an_extra",
-            "_an_old_edges",
-            "_an_k_origins",
-            "_an_k_ents",
-            "_an_had",
-            "_an_has",
-            "_an_ykeys",
-        ):
-            run(con, f"DROP TABLE IF EXISTS {t}")
+        new_ents = _refresh_structure(con, eng, inp, seeds, registry_changed, relinked)
     new_h = materialize.compute_horizon(con)
     n_touched = _count(con, "SELECT count(*) FROM _an_touched")
     n_cube = _count(con, "SELECT count(*) FROM an_enterprises")
     if new_h != horizon or n_touched > FULL_FRACTION * max(n_cube, 1):
         materialize.rebuild_cube(con, new_h)
     else:
-        contributions_into("_an_new", "_an_touched", create=True)
-        merge_delta(con, "_an_old", "_an_new")
-    for t in ("_an_old", "_an_new", "_an_keys"):
+        old = ("_an_og", "_an_oe", "_an_oy")
+        new = (new_groups, new_ents, new_yearly)
+        keep_changed(con, old, new, n_touched)
+        for target, copies in (("_an_old", old), ("_an_new", new)):
+            sql = materialize.cube_rows_sql(eng, *horizon, copies=copies)
+            run(con, f"CREATE OR REPLACE TEMP TABLE {target} AS {sql}")
+        delta.merge_delta(con, "_an_old", "_an_new")
+    for t in ("_an_old", "_an_new", "_an_og", "_an_oe", "_an_oy", "_an_ng", "_an_ny", "_an_ne"):
         run(con, f"DROP TABLE IF EXISTS {t}")
     eng.drop_all()
+
+
+def _snapshot(
+    con: duckdb.DuckDBPyConnection, keys: str, *, create: bool, rowids: bool = False
+) -> None:
+    """Copy the rows of the enterprises in ``keys`` from an_groups, an_enterprises and
+    an_yearly into _an_og, _an_oe, _an_oy (created, or appended to).
+
+    ``rowids``: _an_og starts with ``_rid``, the row's an_groups rowid, so that
+    the rows can be deleted without another scan of the keys (0.14 s against 1.5
+    s at 42M rows); the caller drops the column before comparing the copies.
+    """
+    for table, copy in (
+        ("an_groups", "_an_og"),
+        ("an_enterprises", "_an_oe"),
+        ("an_yearly", "_an_oy"),
+    ):
+        cols = "rowid AS _rid, *" if rowids and table == "an_groups" else "*"
+        rows = f"SELECT {cols} FROM {table} WHERE enterprise_key IN (SELECT enterprise_key FROM {keys})"
+        run(
+            con,
+            f"CREATE OR REPLACE TEMP TABLE {copy} AS {rows}"
+            if create
+            else f"INSERT INTO {copy} {rows}",
+        )
+
+
+def _refresh_structure(
+    con: duckdb.DuckDBPyConnection,
+    eng: DuckDBEngine,
+    inp: materialize.Inputs,
+    seeds: str,
+    registry_changed: bool,
+    relinked: str | None,
+) -> str:
+    """Origins, enterprise attributes, groups and penetration of what ``seeds`` touch, then
+    their tax and statistics; leaves _an_touched, the copies _an_og/_an_oe/_an_oy of their
+    rows before, and _an_ng/_an_ny of the rows written. Returns the table holding the touched
+    enterprises' an_enterprises rows now."""
+    # Tax and statistics can move only for the seeds when their registry entries
+    # changed, and for enterprises linked (record_links) to a record whose USCC a
+    # seed has or had: a registered USCC takes the record from its link (M).
+    if registry_changed:
+        m = relinked or seeds
+        run(
+            con,
+            f"""CREATE OR REPLACE TEMP TABLE _an_m AS SELECT enterprise_key FROM {m}
+                UNION SELECT enterprise_key FROM record_links WHERE record_key IN (
+                    SELECT uscc FROM registry_rows WHERE uscc IS NOT NULL
+                      AND enterprise_key IN (SELECT enterprise_key FROM {m}))""",
+        )
+    else:
+        run(con, "CREATE OR REPLACE TEMP TABLE _an_m (enterprise_key VARCHAR)")
+    # S1: the seeds and, when their registry entries changed, the enterprises
+    # owning a shareholder row whose investor is a seed (rule 2 reads it).
+    # Two semi-joins, not one OR of them (0.9 s against 1.3 s at 27M rows).
+    investors = (
+        f"""UNION SELECT enterprise_uscc FROM investor_origins
+            WHERE investor_enterprise_key IN (SELECT enterprise_key FROM {seeds})
+            UNION SELECT enterprise_uscc FROM investor_origins
+            WHERE investor_uscc IN (SELECT enterprise_key FROM {seeds})"""
+        if registry_changed
+        else ""
+    )
+    run(
+        con,
+        f"CREATE OR REPLACE TEMP TABLE _an_s1 AS SELECT enterprise_key FROM {seeds} {investors}",
+    )
+
+    # A: S1, everything owned through it (10 levels), the parents of its edges —
+    # with the edges as they are now, before the change — and M.
+    run(
+        con,
+        """CREATE OR REPLACE TEMP TABLE _an_old_edges AS SELECT DISTINCT child_key, parent_key FROM an_pen_edges
+           WHERE child_key IN (SELECT enterprise_key FROM _an_s1)""",
+    )
+    _descendants(con, "_an_s1", "_an_touched")
+    run(
+        con,
+        """INSERT INTO _an_touched (SELECT parent_key FROM _an_old_edges UNION SELECT enterprise_key FROM _an_m)
+           EXCEPT SELECT enterprise_key FROM _an_touched""",
+    )
+    _snapshot(con, "_an_touched", create=True, rowids=True)
+    run(
+        con,
+        "DELETE FROM investor_origins WHERE enterprise_uscc IN (SELECT enterprise_key FROM _an_s1)",
+    )
+    sh = subsets.restrict(eng, "shareholders", "enterprise_uscc", "_an_s1")
+    eng.materialize(
+        lambda: model.origins(eng.table(sh), inp.registry, inp.regions),
+        "_an_k_origins",
+        key=f"origins:{sh}",
+    )
+    run(con, "INSERT INTO investor_origins BY NAME SELECT * FROM _an_k_origins")
+    _delete_for(con, "_an_s1", ("an_enterprises",))
+    # S1's direct rows and every touched enterprise's penetrated rows, by rowid: an_groups
+    # is unchanged since the snapshot (rowids hold within a transaction).
+    run(
+        con,
+        """DELETE FROM an_groups WHERE rowid IN (SELECT _rid FROM _an_og
+           WHERE penetrate OR enterprise_key IN (SELECT enterprise_key FROM _an_s1))""",
+    )
+    run(con, "ALTER TABLE _an_og DROP COLUMN _rid")
+    run(con, "DELETE FROM an_pen_edges WHERE child_key IN (SELECT enterprise_key FROM _an_s1)")
+    materialize.build_enterprise_tables(
+        eng, inp, "_an_s1", origins="_an_k_origins", capture_groups="_an_ng"
+    )
+    # Only if S1's edges changed can paths now reach enterprises outside A.
+    changed = _count(
+        con,
+        """SELECT count(*) FROM (
+             (SELECT DISTINCT child_key, parent_key FROM an_pen_edges
+              WHERE child_key IN (SELECT enterprise_key FROM _an_s1)
+              EXCEPT SELECT child_key, parent_key FROM _an_old_edges)
+             UNION ALL
+             (SELECT child_key, parent_key FROM _an_old_edges
+              EXCEPT SELECT child_key, parent_key FROM an_pen_edges
+              WHERE child_key IN (SELECT enterprise_key FROM _an_s1)))""",
+    )
+    if changed:
+        _descendants(con, "_an_s1", "_an_desc")
+        run(
+            con,
+            """CREATE OR REPLACE TEMP TABLE _an_extra AS
+               (SELECT enterprise_key FROM _an_desc
+                UNION SELECT parent_key FROM an_pen_edges WHERE child_key IN (SELECT enterprise_key FROM _an_s1))
+               EXCEPT SELECT enterprise_key FROM _an_touched""",
+        )
+        if _count(con, "SELECT count(*) FROM _an_extra"):
+            # Untouched so far: these rows are still their old figures.
+            _snapshot(con, "_an_extra", create=False)
+            run(
+                con,
+                """DELETE FROM an_groups WHERE penetrate
+                   AND enterprise_key IN (SELECT enterprise_key FROM _an_extra)""",
+            )
+            run(con, "INSERT INTO _an_touched SELECT enterprise_key FROM _an_extra")
+    run(
+        con,
+        "DELETE FROM an_pen_start WHERE start_key IN (SELECT enterprise_key FROM _an_touched)",
+    )
+    materialize.build_pen(eng, "_an_touched", capture_groups="_an_ng")
+    # The touched enterprises' groups now: their unchanged direct rows and what was written.
+    run(
+        con,
+        """INSERT INTO _an_ng SELECT * FROM _an_og
+           WHERE NOT penetrate AND enterprise_key NOT IN (SELECT enterprise_key FROM _an_s1)""",
+    )
+    # Yearly rows: rebuilt for M; otherwise only enterprises entering or leaving
+    # the statistics gain or lose theirs.
+    run(con, "CREATE OR REPLACE TEMP TABLE _an_had AS SELECT DISTINCT enterprise_key FROM _an_og")
+    run(con, "CREATE OR REPLACE TEMP TABLE _an_has AS SELECT DISTINCT enterprise_key FROM _an_ng")
+    run(
+        con,
+        """CREATE OR REPLACE TEMP TABLE _an_ydel AS SELECT enterprise_key FROM _an_m
+           UNION (SELECT enterprise_key FROM _an_had EXCEPT SELECT enterprise_key FROM _an_has)""",
+    )
+    run(
+        con,
+        """CREATE OR REPLACE TEMP TABLE _an_ykeys AS SELECT enterprise_key FROM _an_m
+           UNION (SELECT enterprise_key FROM _an_has EXCEPT SELECT enterprise_key FROM _an_had)""",
+    )
+    _delete_for(con, "_an_ydel", ("an_yearly",))
+    if _count(con, "SELECT count(*) FROM _an_ykeys"):
+        materialize.build_measures(eng, inp, "_an_ykeys", groups="_an_ng", capture="_an_ny")
+    run(
+        con,
+        """INSERT INTO _an_ny SELECT * FROM _an_oy
+           WHERE enterprise_key NOT IN (SELECT enterprise_key FROM _an_ydel)""",
+    )
+    # In an_enterprises' column order: the copies are compared column by column.
+    subsets.empty_copy(con, "an_enterprises", "_an_ne")
+    run(con, "INSERT INTO _an_ne BY NAME SELECT * FROM _an_k_ents")
+    run(
+        con,
+        """INSERT INTO _an_ne SELECT * FROM _an_oe
+           WHERE enterprise_key NOT IN (SELECT enterprise_key FROM _an_s1)""",
+    )
+    for t in (
+        "_an_m",
+        "_an_s1",
+        "_an_desc",
+        "_an_extra",
+        "_an_old_edges",
+        "_an_k_origins",
+        "_an_k_ents",
+        "_an_had",
+        "_an_has",
+        "_an_ydel",
+        "_an_ykeys",
+    ):
+        run(con, f"DROP TABLE IF EXISTS {t}")
+    return "_an_ne"
 
 
 def _delete_for(con: duckdb.DuckDBPyConnection, keys: str, tables: tuple[str, ...]) -> None:
@@ -311,86 +423,41 @@ def _delete_for(con: duckdb.DuckDBPyConnection, keys: str, tables: tuple[str, ..
         run(con, f"DELETE FROM {t} WHERE enterprise_key IN (SELECT enterprise_key FROM {keys})")
 
 
-def _descendants(
-    con: duckdb.DuckDBPyConnection, seeds: str, out: str, extra_edges: str | None = None
-) -> None:
+def _descendants(con: duckdb.DuckDBPyConnection, seeds: str, out: str) -> None:
     """``out`` := ``seeds`` and every enterprise owned through them, up to 10 levels.
 
-    ``extra_edges`` (child_key, parent_key) are followed as well (edges just removed).
+    The edges are walked on 64-bit hashes of their parents: a join on integers
+    takes 0.04 s a level at 6M edges, on the 18-character keys 0.25 s. A hash
+    collision can only add an enterprise to ``out`` (its figures are then
+    recomputed, unchanged), never lose one: whether a child is new is decided on
+    its key.
     """
-    edges = (
-        "an_pen_edges"
-        if extra_edges is None
-        else (
-            f"(SELECT child_key, parent_key FROM an_pen_edges UNION ALL SELECT child_key, parent_key FROM {extra_edges})"
-        )
+    run(
+        con,
+        """CREATE OR REPLACE TEMP TABLE _an_he AS
+           SELECT hash(parent_key) AS p, hash(child_key) AS c, child_key FROM an_pen_edges
+           WHERE parent_key IS NOT NULL AND child_key IS NOT NULL""",
     )
     run(con, f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT DISTINCT enterprise_key FROM {seeds}")
-    run(con, f"CREATE OR REPLACE TEMP TABLE _an_front AS SELECT enterprise_key FROM {out}")
+    run(
+        con,
+        f"""CREATE OR REPLACE TEMP TABLE _an_front AS SELECT DISTINCT hash(enterprise_key) AS h
+            FROM {out} WHERE enterprise_key IS NOT NULL""",
+    )
     for _ in range(MAX_LEVELS):
         run(
             con,
             f"""CREATE OR REPLACE TEMP TABLE _an_next AS
-                SELECT DISTINCT child_key AS enterprise_key FROM {edges} e
-                WHERE parent_key IN (SELECT enterprise_key FROM _an_front)
+                SELECT DISTINCT child_key AS enterprise_key, c AS h FROM _an_he
+                WHERE p IN (SELECT h FROM _an_front)
                   AND child_key NOT IN (SELECT enterprise_key FROM {out})""",
         )
         if not _count(con, "SELECT count(*) FROM _an_next"):
             break
         run(con, f"INSERT INTO {out} SELECT enterprise_key FROM _an_next")
-        run(con, "CREATE OR REPLACE TEMP TABLE _an_front AS SELECT enterprise_key FROM _an_next")
-    run(con, "DROP TABLE IF EXISTS _an_front")
-    run(con, "DROP TABLE IF EXISTS _an_next")
-
-
-def merge_delta(con: duckdb.DuckDBPyConnection, old: str, new: str) -> None:
-    """an_cube (and each roll-up) += new − old, row by row of the cube key; rows that become empty go."""
-    keys = ", ".join(("kind", "level", *CUBE_KEYS))
-    meas = ", ".join(f"sum({m}) AS {m}" for m in CUBE_MEASURES)
-    neg = ", ".join(f"-{m} AS {m}" for m in CUBE_MEASURES)
-    plain = ", ".join(CUBE_MEASURES)
-    run(
-        con,
-        f"""CREATE OR REPLACE TEMP TABLE _an_delta AS
-            SELECT {keys}, {meas}, {CUBE_KEY_SQL} AS ck FROM (
-                SELECT {keys}, {plain} FROM {new}
-                UNION ALL
-                SELECT {keys}, {neg} FROM {old}
-            ) GROUP BY {keys}""",
-    )
-    _merge_into(con, "an_cube", "_an_delta")
-    for table in materialize.ROLLUPS:
-        run(
-            con,
-            f"CREATE OR REPLACE TEMP TABLE _an_delta_r AS {materialize.rollup_sql(table, '_an_delta')}",
-        )
-        _merge_into(con, table, "_an_delta_r")
-    for t in ("_an_delta", "_an_delta_r"):
+        run(con, "CREATE OR REPLACE TEMP TABLE _an_front AS SELECT DISTINCT h FROM _an_next")
+    for t in ("_an_front", "_an_next", "_an_he"):
         run(con, f"DROP TABLE IF EXISTS {t}")
-
-
-def _merge_into(con: duckdb.DuckDBPyConnection, target: str, delta: str) -> None:
-    keys = ", ".join(("kind", "level", *CUBE_KEYS))
-    meas = ", ".join(f"sum({m}) AS {m}" for m in CUBE_MEASURES)
-    plain = ", ".join(CUBE_MEASURES)
-    nonzero = ", ".join(f"abs(coalesce({m}, 0))" for m in (*MONTH_COLS, "rev"))
-    run(
-        con,
-        f"""CREATE OR REPLACE TEMP TABLE _an_merged AS
-            SELECT {keys}, {meas}, ck FROM (
-                SELECT {keys}, {plain}, ck FROM {target} WHERE ck IN (SELECT ck FROM {delta})
-                UNION ALL
-                SELECT {keys}, {plain}, ck FROM {delta}
-            ) GROUP BY {keys}, ck""",
-    )
-    run(con, f"DELETE FROM {target} WHERE ck IN (SELECT ck FROM {delta})")
-    run(
-        con,
-        f"""INSERT INTO {target} BY NAME SELECT * FROM _an_merged
-            WHERE (src = 0 AND n <> 0)
-               OR (src = 1 AND (greatest({nonzero}) > 1e-9 OR coalesce(emp, 0) <> 0))""",
-    )
-    run(con, "DROP TABLE IF EXISTS _an_merged")
 
 
 def refresh_for_enterprises(

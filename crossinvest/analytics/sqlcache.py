@@ -35,6 +35,8 @@ _MODULES = (
     "penetration",
     "materialize",
     "refresh",
+    "subsets",
+    "delta",
     "query",
     "lookups",
     "tables",

@@ -8,6 +8,8 @@ query was generated.
 from __future__ import annotations
 
 import contextlib
+import logging
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +17,10 @@ from typing import Any
 import duckdb
 
 from crossinvest.config import Home, current_home
+
+# Each statement's time at DEBUG: ``logging.getLogger("crossinvest.sql").setLevel(DEBUG)``
+# is how a slow refresh or load is taken apart (benchmarks' ``--trace-sql``).
+sql_log = logging.getLogger("crossinvest.sql")
 
 
 class WarehouseSQLError(RuntimeError):
@@ -32,10 +38,15 @@ class WarehouseBusy(RuntimeError):
 
 def run(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> duckdb.DuckDBPyConnection:
     """Execute ``sql`` on ``con``; on failure raise ``WarehouseSQLError`` with the query."""
+    timing = sql_log.isEnabledFor(logging.DEBUG)
+    t0 = time.perf_counter() if timing else 0.0
     try:
-        return con.execute(sql, params) if params is not None else con.execute(sql)
+        out = con.execute(sql, params) if params is not None else con.execute(sql)
     except duckdb.Error as e:
         raise WarehouseSQLError(str(e).splitlines()[0] if str(e) else type(e).__name__, sql) from e
+    if timing:
+        sql_log.debug("%8.3f s  %s", time.perf_counter() - t0, " ".join(sql.split())[:160])
+    return out
 
 
 def fetch_one(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> tuple | None:

@@ -13,7 +13,7 @@ on files in the same temporary folder, with the same table and row:
 * SQLite: ``BEGIN IMMEDIATE; INSERT …; COMMIT`` per row, the store's settings;
 * ``audit.record``: the real call (actor fields, masking, the last hash read,
   sha256 chain, insert, commit) on a store made by ``open_store``;
-* ``audit.record_many`` in batches of 50, and ``audit.verify`` over the log;
+* ``audit.record_many`` in batches of 50, and ``audit_verify.verify`` over the log;
 * ``usage.usage`` over ``--usage-rows`` audit rows spread over a year.
 
 Rounds alternate between the engines and the best round counts, so load from
@@ -31,7 +31,8 @@ from pathlib import Path
 import duckdb
 
 from crossinvest.access.actor import Actor, Scope
-from crossinvest.access.audit import record, record_many, verify
+from crossinvest.access.audit import record, record_many
+from crossinvest.access.audit_verify import verify
 from crossinvest.access.store import now, open_store
 from crossinvest.config import Home
 
@@ -250,7 +251,7 @@ def main() -> None:
         ("SQLite WAL: the same, into the store's audit table (indexes)", best["store"]),
         ("audit.record (chain + mask + commit, one row)", best["record"]),
         ("audit.record_many, batches of 50 (per row)", best["record_many"]),
-        (f"audit.verify over {n} rows (per row)", verify_s),
+        (f"audit_verify.verify over {n} rows (per row)", verify_s),
     ]
     print(f"{'what':<64} {'per row':>10} {'rows/s':>10} {'÷ SQLite':>9}")
     for name, s in table:

@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from crossinvest.access import audit
+from crossinvest.access import audit, audit_verify
 from crossinvest.access.actor import Actor, Scope
 from crossinvest.access.store import open_store, store_path
 from crossinvest.config import Home
@@ -76,7 +76,7 @@ def test_chain_links_every_row_and_hash_covers_fields(con):
     for r in rows:
         assert r["hash"] == _my_hash(r)
     assert [r["event"] for r in rows[-2:]] == ["query", "export"]
-    assert audit.verify(con) == audit.VerifyResult(True, 7, head=rows[-1]["hash"])
+    assert audit_verify.verify(con) == audit_verify.VerifyResult(True, 7, head=rows[-1]["hash"])
 
 
 def test_fields_from_actor_and_explicit_override(con):
@@ -109,7 +109,7 @@ def test_record_joins_the_callers_transaction(con):
         audit.record(con, "grant", username="boss", dataset="enterprise")
         audit.record(con, "admin", username="boss")
     assert [r["event"] for r in _all(con)] == ["read", "grant", "admin"]
-    assert audit.verify(con).ok
+    assert audit_verify.verify(con).ok
 
 
 def test_unknown_event_and_bad_fields_are_refused_and_nothing_is_written(con):
@@ -147,7 +147,7 @@ def test_resident_ids_never_stored_in_full(home: Home, con):
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     data = store_path(home).read_bytes()
     assert ID_9.encode() not in data and ID_X.encode() not in data
-    assert audit.verify(con).ok
+    assert audit_verify.verify(con).ok
 
 
 ids = st.builds(
@@ -217,7 +217,7 @@ def _behind_back(home: Home, *sql: str) -> None:
 def test_verify_detects_a_changed_row(home: Home, con):
     _seed(con)
     _behind_back(home, "UPDATE audit SET rows = 1000 WHERE id = 3")
-    result = audit.verify(con)
+    result = audit_verify.verify(con)
     assert (result.ok, result.first_broken_id, result.rows) == (False, 3, 2)
     assert "改动" in result.reason
 
@@ -227,7 +227,7 @@ def test_verify_detects_a_changed_row_whose_hash_was_recomputed(home: Home, con)
     forged = {**rows[2], "rows": 1000}
     forged["hash"] = _my_hash(forged)
     _behind_back(home, f"UPDATE audit SET rows = 1000, hash = '{forged['hash']}' WHERE id = 3")
-    result = audit.verify(con)
+    result = audit_verify.verify(con)
     assert (result.ok, result.first_broken_id) == (False, 4)  # the next row no longer links
 
 
@@ -236,9 +236,9 @@ def test_verify_detects_deleted_rows_middle_head_and_tail(home: Home, tmp_path):
         h = Home(tmp_path / where.replace(" ", "").replace(">=", "ge").replace("=", "eq"))
         c = open_store(h)
         _seed(c)
-        assert audit.verify(c).ok
+        assert audit_verify.verify(c).ok
         _behind_back(h, f"DELETE FROM audit WHERE {where}")
-        result = audit.verify(c)
+        result = audit_verify.verify(c)
         assert (result.ok, result.first_broken_id) == (False, broken), where
         c.close()
 
@@ -248,7 +248,7 @@ def test_appending_after_a_tail_deletion_keeps_the_gap_visible(home: Home, con):
     _behind_back(home, "DELETE FROM audit WHERE id = 4")
     audit.record(con, "read")
     assert [r["id"] for r in _all(con)] == [1, 2, 3, 5]  # the id is never reused
-    assert audit.verify(con).first_broken_id == 4
+    assert audit_verify.verify(con).first_broken_id == 4
 
 
 def test_concurrent_writers_keep_one_chain(home: Home):
@@ -266,7 +266,7 @@ def test_concurrent_writers_keep_one_chain(home: Home):
         t.join()
     c = open_store(home)
     assert c.execute("SELECT count(*), max(id) FROM audit").fetchone()[:] == (450, 450)
-    assert audit.verify(c).ok
+    assert audit_verify.verify(c).ok
     c.close()
 
 
@@ -350,7 +350,7 @@ def test_search_returns_detail_parsed(con):
 
 
 def test_verify_on_an_empty_log(con):
-    assert audit.verify(con) == audit.VerifyResult(True, 0)
+    assert audit_verify.verify(con) == audit_verify.VerifyResult(True, 0)
 
 
 # --- command line ----------------------------------------------------------------------
@@ -398,7 +398,7 @@ def test_cli_export_csv_and_xlsx(home: Home, con, tmp_path):
         5,
         "cli",
     )
-    assert audit.verify(con).ok
+    assert audit_verify.verify(con).ok
 
     from python_calamine import CalamineWorkbook
 

@@ -8,7 +8,7 @@ twice over:
 * each row carries ``prev_hash`` (the hash of the row before it, 64 zeros for
   the first) and ``hash`` = sha256(prev_hash + canonical JSON of its fields, id
   included). Someone who drops the triggers and edits the file breaks the chain,
-  and ``verify`` says at which row. (A chain cannot stop whoever rewrites every
+  and ``audit_verify.verify`` says at which row. (A chain cannot stop whoever rewrites every
   hash after the change; ``verify`` returns the head hash so an administrator
   can note it elsewhere and compare later.)
 
@@ -30,6 +30,7 @@ last hash; see ``benchmarks/bench_access_store.py`` and docs/benchmarks.md.
 >>> rid = record(con, "query", username="fgw", query="q=310105198902207470", status=200)
 >>> search(con)[0]["query"]
 'q=310105************'
+>>> from crossinvest.access.audit_verify import verify
 >>> verify(con).ok
 True
 """
@@ -44,7 +45,6 @@ import re
 import sqlite3
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from crossinvest.access.store import transaction
@@ -438,66 +438,3 @@ def search(
                 d["detail"] = json.loads(d["detail"])
         out.append(d)
     return out
-
-
-@dataclass(frozen=True)
-class VerifyResult:
-    """Outcome of ``verify``: ``ok``, rows checked, the first row that fails and why."""
-
-    ok: bool
-    rows: int
-    first_broken_id: int | None = None
-    reason: str | None = None
-    head: str | None = None  # hash of the last row: note it to detect a full rewrite later
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "rows": self.rows,
-            "first_broken_id": self.first_broken_id,
-            "reason": self.reason,
-            "head": self.head,
-        }
-
-
-def verify(con: sqlite3.Connection, *, batch: int = 5000) -> VerifyResult:
-    """Recompute the hash chain over the whole log.
-
-    Fails on the first row whose ``prev_hash`` is not the hash of the row before
-    it, whose ``hash`` is not what its fields give, or whose id is not the
-    previous id + 1 (a row removed); and when rows are missing at the end
-    (``sqlite_sequence`` has seen a higher id than the last row).
-    """
-    own = not con.in_transaction
-    if own:
-        con.execute("BEGIN")  # one snapshot: rows appended meanwhile are not half-seen
-    try:
-        return _verify(con, batch)
-    finally:
-        if own:
-            con.execute("COMMIT")
-
-
-def _verify(con: sqlite3.Connection, batch: int) -> VerifyResult:
-    cols = ", ".join(FIELDS)
-    cur = con.execute(f"SELECT {cols}, hash FROM audit ORDER BY id")
-    prev, expected_id, n = GENESIS, 1, 0  # ids start at 1 and never skip
-    while chunk := cur.fetchmany(batch):
-        for r in chunk:
-            row = dict(zip((*FIELDS, "hash"), tuple(r), strict=True))
-            rid = row["id"]
-            if rid != expected_id:
-                return VerifyResult(False, n, expected_id, f"第 {expected_id} 行缺失（被删除）")
-            if row["prev_hash"] != prev:
-                return VerifyResult(
-                    False, n, rid, f"第 {rid} 行的前一行散列不符（前面的行被改动或删除）"
-                )
-            if row_hash(row) != row["hash"]:
-                return VerifyResult(False, n, rid, f"第 {rid} 行的内容与散列不符（被改动）")
-            prev, expected_id = row["hash"], rid + 1
-            n += 1
-    seq = con.execute("SELECT seq FROM sqlite_sequence WHERE name = 'audit'").fetchone()
-    last = expected_id - 1
-    if seq is not None and seq[0] is not None and seq[0] > last:
-        return VerifyResult(False, n, last + 1, f"第 {last + 1} 行起缺失（末尾的行被删除）")
-    return VerifyResult(True, n, head=None if prev == GENESIS else prev)

@@ -188,7 +188,7 @@ def export_cmd(
 @audit_app.command("verify")
 def verify_cmd(json_: JsonOption = False) -> None:
     """校验审计日志的散列链（被改动则退出码 1）/ Verify the hash chain; exit 1 if broken."""
-    from crossinvest.access.audit import verify
+    from crossinvest.access.audit_verify import verify
 
     with _store() as con:
         result = verify(con)

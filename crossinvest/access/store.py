@@ -184,7 +184,7 @@ def m0002_sharing(con: sqlite3.Connection) -> None:
 def m0003_audit(con: sqlite3.Connection) -> None:
     # Append-only: the triggers refuse any change or deletion, whoever asks;
     # each row carries the hash of the one before it, so a change made to the
-    # file behind the application's back breaks the chain (``audit.verify``).
+    # file behind the application's back breaks the chain (``audit_verify.verify``).
     _script(
         con,
         """

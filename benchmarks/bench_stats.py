@@ -365,12 +365,21 @@ def deliver_1pct(con, n: int, source: str, batch: int) -> float:
                 f"UPDATE _new SET batch_id = {batch}, subscribed_capital_wan = subscribed_capital_wan * 1.1",
             )
             run(con, "INSERT INTO shareholders_rows SELECT * FROM _new")
-        elif source == "registry":
+        elif source in ("registry", "registry_mixed"):
             run(
                 con,
                 f"""CREATE OR REPLACE TEMP TABLE _new AS SELECT * FROM registry_rows
                          WHERE is_current AND region_code LIKE '31%' USING SAMPLE {k} ROWS (reservoir, {batch})""",
             )
+            if source == "registry_mixed":
+                # Half the delivery is enterprises new to the registry (new keys and
+                # USCCs; their tax, if any, must be read), half moves existing ones.
+                run(
+                    con,
+                    f"""UPDATE _new SET enterprise_key = 'N{batch}' || substr(enterprise_key, 6),
+                               uscc = 'N{batch}' || substr(enterprise_key, 6)
+                        WHERE hash(enterprise_key) % 2 = 0""",
+                )
             run(
                 con,
                 "UPDATE registry_rows SET is_current = false WHERE is_current AND enterprise_key IN "
@@ -395,7 +404,8 @@ def deliver_1pct(con, n: int, source: str, batch: int) -> float:
             run(con, f"UPDATE _new SET batch_id = {batch}, tax_paid_wan = tax_paid_wan + 1")
             run(con, "INSERT INTO tax_rows SELECT * FROM _new")
         t0 = time.perf_counter()
-        plugin.after_load(con=con, batch=Batch(batch, source, "bench", "0" * 64))
+        kind = "registry" if source == "registry_mixed" else source
+        plugin.after_load(con=con, batch=Batch(batch, kind, "bench", "0" * 64))
         return time.perf_counter() - t0
 
 
@@ -497,7 +507,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--sources",
         default="shareholders,registry,tax",
-        help="which 1%% deliveries to refresh after, comma-separated",
+        help="which 1%% deliveries to refresh after, comma-separated: shareholders, registry "
+        "(existing enterprises moved), registry_mixed (half of them new), tax",
     )
     ap.add_argument(
         "--trace-sql", action="store_true", help="print each statement's seconds (stderr)"

@@ -361,21 +361,15 @@ def cube_rows_sql(
     eng: DuckDBEngine,
     h0: int,
     h1: int,
-    keys: str | None = None,
     copies: tuple[str, str, str] | None = None,
 ) -> str:
-    """SQL of the cube rows of every kind and level (for the enterprises in table ``keys``).
+    """SQL of the cube rows of every kind and level.
 
-    With ``keys``, the restricted copies are made now (they must be current);
-    ``copies`` names (groups, enterprises, yearly) tables to read instead. The
+    Read from an_groups, an_enterprises and an_yearly, or from ``copies`` of some
+    enterprises' rows of those three (a refresh's before and after). The
     compiled SQL itself is cached.
     """
-    if copies is not None:
-        g, e, y = copies
-    else:
-        g = restrict(eng, "an_groups", "enterprise_key", keys)
-        e = restrict(eng, "an_enterprises", "enterprise_key", keys)
-        y = restrict(eng, "an_yearly", "enterprise_key", keys)
+    g, e, y = copies or ("an_groups", "an_enterprises", "an_yearly")
 
     def build() -> ir.Table:
         regions = eng.table("an_region_lookup")

@@ -191,7 +191,6 @@ def refresh_enterprises(
         materialize.rebuild_all(con)
         run(con, f"CREATE OR REPLACE TEMP TABLE _an_touched AS SELECT enterprise_key FROM {seeds}")
         return
-    new_groups = subsets.empty_copy(con, "an_groups", "_an_ng")
     new_yearly = subsets.empty_copy(con, "an_yearly", "_an_ny")
 
     if measure_only:
@@ -203,9 +202,9 @@ def refresh_enterprises(
         _snapshot(con, "_an_touched", create=True)
         _delete_for(con, "_an_touched", ("an_yearly",))
         materialize.build_measures(eng, inp, "_an_touched", groups="_an_og", capture=new_yearly)
-        run(con, "INSERT INTO _an_ng SELECT * FROM _an_og")
-        new_ents = "_an_oe"
+        new_groups, new_ents = "_an_og", "_an_oe"  # only the yearly rows move
     else:
+        new_groups = subsets.empty_copy(con, "an_groups", "_an_ng")
         new_ents = _refresh_structure(con, eng, inp, seeds, registry_changed, relinked)
     new_h = materialize.compute_horizon(con)
     n_touched = _count(con, "SELECT count(*) FROM _an_touched")

@@ -271,3 +271,27 @@ def test_two_homes_share_nothing(tmp_path: Path, samples):
         load_file(wh, "tax", samples / "tax.csv")
     with connect(b) as wh:
         assert wh.con.execute("SELECT count(*) FROM batches").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("source_name", ["registry", "shareholders", "tax", "stats"])
+def test_check_macros_run_once_per_value(home, source_name):
+    """Each check-character macro is a select item of its own, never inside CASE/AND.
+
+    DuckDB shares a macro's common subexpressions only in a plain select list: the
+    same macro inside a CASE branch was evaluated afresh and made the shareholders
+    validation 5x slower (investor_uscc). A derived column must use the item.
+    """
+    import re
+
+    from crossinvest.sources import SOURCES
+    from crossinvest.validation.typed import plan_typed
+    from crossinvest.warehouse.load import table_columns
+
+    source = SOURCES[source_name]
+    present = {f.name for f in source.fields}
+    with connect(home) as wh:
+        columns = table_columns(wh, source)
+    plan = plan_typed(source, "stg", present, {"USD": 7.0}, "typed", columns)
+    calls = re.findall(r"ci_(?:uscc|resident_id)_valid\(", plan.sql)
+    items = re.findall(r"[,(] *ci_(?:uscc|resident_id)_valid\([a-z_]+\) AS [a-z_]+\b", plan.sql)
+    assert calls and len(items) == len(calls), plan.sql

@@ -47,7 +47,9 @@ def _derived(source: Source) -> dict[str, str]:
         return {
             "is_person": "_is_person",
             "investor_id": "CASE WHEN _is_person THEN NULL ELSE p_investor_id END",
-            "investor_uscc": "CASE WHEN NOT _is_person AND ci_uscc_valid(p_investor_id) THEN p_investor_id END",
+            # _iuscc_ok, not the macro again: inside CASE the macro's shared
+            # subexpressions are evaluated once per reference (5x the whole statement).
+            "investor_uscc": "CASE WHEN NOT _is_person AND _iuscc_ok THEN p_investor_id END",
             "person_division": "CASE WHEN _is_person AND length(p_investor_id) >= 15 THEN left(p_investor_id, 6) END",
             # The hash is already in investor_key ('P:' || hash): not stored twice in
             # the typed table (64 bytes a person, ~0.8 GB at 24M rows), see _INSERT_EXPRS.
@@ -60,13 +62,13 @@ def _derived(source: Source) -> dict[str, str]:
     if source.name == "tax":
         return {
             "taxpayer_key": "COALESCE(p_taxpayer_id, 'N:' || c_taxpayer_name)",
-            "taxpayer_uscc": "CASE WHEN ci_uscc_valid(p_taxpayer_id) THEN p_taxpayer_id END",
+            "taxpayer_uscc": "CASE WHEN _tuscc_ok THEN p_taxpayer_id END",
             "tax_type_key": "COALESCE(c_tax_type, '')",
         }
     if source.name == "stats":
         return {
             "unit_key": "COALESCE(p_uscc, 'N:' || c_name)",
-            "unit_uscc": "CASE WHEN ci_uscc_valid(p_uscc) THEN p_uscc END",
+            "unit_uscc": "CASE WHEN _uuscc_ok THEN p_uscc END",
         }
     raise ValueError(source.name)
 
@@ -143,6 +145,10 @@ def _level3_extra(source: Source, defined: set[str]) -> dict[str, str]:
             "_rid_ok": "ci_resident_id_valid(p_investor_id)",
             "_iuscc_ok": "ci_uscc_valid(p_investor_id)",
         }
+    if source.name == "tax":
+        return {"_tuscc_ok": "ci_uscc_valid(p_taxpayer_id)"}
+    if source.name == "stats":
+        return {"_uuscc_ok": "ci_uscc_valid(p_uscc)"}
     return {}
 
 

@@ -146,6 +146,8 @@ def field_sql(source: Source, f: Field, present: bool, fx: dict[str, float]) -> 
         l2[p] = (
             f"CASE WHEN isfinite(TRY_CAST({c} AS DOUBLE)) THEN "
             f"CASE WHEN TRY_CAST({c} AS DOUBLE) > 1 THEN TRY_CAST({c} AS DOUBLE) / 100 ELSE TRY_CAST({c} AS DOUBLE) END "
+            # '35%' is a third of real rows: ci_parse_ratio costs 5x this test.
+            f"WHEN regexp_full_match({c}, '[0-9]+(?:\\.[0-9]+)?%') THEN TRY_CAST(left({c}, -1) AS DOUBLE) / 100 "
             f"ELSE ci_parse_ratio({c}) END"
         )
         out[f.name] = p

@@ -201,3 +201,40 @@ def test_indexes_beyond_the_memory_budget_are_not_kept(
     assert "ix_registry_rows_key" in kept and "ix_tax_rows_key" not in kept
     monkeypatch.undo()
     assert set(lookups.ensure_indexes(con)) == everything - kept
+
+
+def test_origin_rows_are_the_enterprises_rows(con) -> None:  # type: ignore[no-untyped-def]
+    from crossinvest.analytics.tables import origin_rows
+
+    keys = [r[0] for r in con.execute("SELECT DISTINCT enterprise_uscc FROM investor_origins ORDER BY 1 LIMIT 3").fetchall()]
+    keys.append("no such enterprise")
+    got = fetch_dicts(con, origin_rows(len(keys)), [*keys, *keys])
+    want = fetch_dicts(con, "SELECT * FROM investor_origins WHERE enterprise_uscc IN (SELECT unnest(?))", [keys])
+    assert got and _normal(got) == _normal(want)
+    assert con.execute("SELECT count(*) FROM investor_origins WHERE eh IS DISTINCT FROM hash(enterprise_uscc)").fetchone() == (0,)
+
+
+def test_origin_rows_skip_row_groups_when_stored_by_hash() -> None:
+    """The premise of ``origin_rows``: an IN filter on the sorted hash prunes row groups.
+
+    Checked on DuckDB itself (a table of 40 row groups), since a DuckDB upgrade
+    could change it; the demo warehouse is too small to have more than one.
+    """
+    import duckdb
+
+    from crossinvest.analytics.tables import origin_rows
+
+    c = duckdb.connect()
+    c.execute(
+        "CREATE TABLE investor_origins AS SELECT * FROM (SELECT 'E' || (i // 5) AS enterprise_uscc, i AS v, "
+        "hash('E' || (i // 5)) AS eh FROM range(40 * 122880) t(i)) ORDER BY eh"
+    )
+    keys = ["E17", "E400000", "E900000"]
+    plan = _plan(c, origin_rows(3, "enterprise_uscc, v"), [*keys, *keys])
+    import re
+
+    scanned = re.search(r"Row Groups Scanned: (\d+) / (\d+)", plan)
+    assert scanned, plan
+    assert int(scanned.group(2)) >= 40 and int(scanned.group(1)) <= 3, scanned.group()
+    rows = c.execute(origin_rows(3, "enterprise_uscc, v"), [*keys, *keys]).fetchall()
+    assert sorted(r[1] for r in rows) == sorted(int(k[1:]) * 5 + j for k in keys for j in range(5))

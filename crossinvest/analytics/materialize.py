@@ -21,7 +21,7 @@ from crossinvest.analytics import cube, model, penetration
 from crossinvest.analytics.engine import DuckDBEngine
 from crossinvest.analytics.lookups import refresh_lookups
 from crossinvest.analytics.subsets import insert_captured, restrict, restrict_linked
-from crossinvest.analytics.tables import LEVELS, get_state, set_state
+from crossinvest.analytics.tables import LEVELS, ORIGINS_EH, get_state, set_state
 from crossinvest.warehouse.connection import fetch_one, run
 
 CUBE_KEY_SQL = (
@@ -123,6 +123,8 @@ def _rebuild_all(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
         lambda: model.origins(inp.shareholders, inp.registry, inp.regions),
         "investor_origins",
         key="origins:all",
+        derived={"eh": ORIGINS_EH},
+        order_by="eh",
     )
     timings["origins"] = time.perf_counter() - t0
     build_enterprise_tables(eng, inp, None, timings)

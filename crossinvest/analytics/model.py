@@ -64,6 +64,11 @@ def region_side(province_code: ir.StringValue, domestic: ir.BooleanValue) -> ir.
     )
 
 
+# Columns of a holding that origins carry through unchanged, so that an
+# enterprise's investors are read from investor_origins alone (profile, chain).
+HOLDING_COLUMNS = ("investor_name", "investor_id_type", "investor_id", "paid_capital_wan", "contributed_on")
+
+
 def origins(sh: ir.Table, registry: ir.Table, regions: ir.Table) -> ir.Table:
     """Derive each shareholder row's origin by the four rules, in order (definitions.md).
 
@@ -87,6 +92,7 @@ def origins(sh: ir.Table, registry: ir.Table, regions: ir.Table) -> ir.Table:
     s = sh.select(
         "enterprise_uscc",
         "investor_key",
+        *HOLDING_COLUMNS,
         "investor_type",
         "is_person",
         "person_division",
@@ -105,6 +111,7 @@ def origins(sh: ir.Table, registry: ir.Table, regions: ir.Table) -> ir.Table:
     j = j.select(
         "enterprise_uscc",
         "investor_key",
+        *HOLDING_COLUMNS,
         "investor_type",
         "is_person",
         "investor_uscc",
@@ -134,6 +141,7 @@ def origins(sh: ir.Table, registry: ir.Table, regions: ir.Table) -> ir.Table:
     j = j.select(
         "enterprise_uscc",
         "investor_key",
+        *HOLDING_COLUMNS,
         "investor_type",
         "is_person",
         "investor_uscc",
@@ -152,12 +160,14 @@ def origins(sh: ir.Table, registry: ir.Table, regions: ir.Table) -> ir.Table:
     j = j.select(
         "enterprise_uscc",
         "investor_key",
+        *HOLDING_COLUMNS,
         "investor_type",
         "is_person",
         "investor_uscc",
         "investor_enterprise_key",
         "subscribed_capital_wan",
         "share_ratio",
+        "investor_region_code",
         "inv_region",
         "origin_rule",
         origin_code=ibis.cases(
@@ -178,6 +188,7 @@ def origins(sh: ir.Table, registry: ir.Table, regions: ir.Table) -> ir.Table:
     return k.select(
         "enterprise_uscc",
         "investor_key",
+        *HOLDING_COLUMNS,
         "is_person",
         "investor_uscc",
         "investor_enterprise_key",
@@ -190,6 +201,8 @@ def origins(sh: ir.Table, registry: ir.Table, regions: ir.Table) -> ir.Table:
         investor_side=region_side(k.ip, k.idom),
         subscribed_capital_wan=k.subscribed_capital_wan,
         share_ratio=k.share_ratio,
+        investor_type=k.investor_type,
+        investor_region_code=k.investor_region_code,
     )
 
 

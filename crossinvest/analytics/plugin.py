@@ -24,12 +24,19 @@ def _sql_cache(con) -> None:
     con.execute(CACHE_DDL)
 
 
+def _origin_lookup(con) -> None:
+    from crossinvest.analytics.tables import add_origin_lookup
+
+    add_origin_lookup(con)
+
+
 @hookimpl
 def register_migrations() -> list[Migration]:
     return [
         Migration("analytics.0001_tables", _tables),
         Migration("analytics.0002_support_regions", _support),
         Migration("analytics.0003_sql_cache", _sql_cache),
+        Migration("analytics.0004_origin_lookup", _origin_lookup),
     ]
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import duckdb
 
 from crossinvest.analytics.model import RULES, SHANGHAI
+from crossinvest.analytics.tables import origin_rows
 from crossinvest.warehouse.connection import fetch_dicts
 from crossinvest.warehouse.lookups import by_keys, fetch_by_keys, linked_records
 
@@ -157,20 +158,21 @@ def _stats_by_year(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _investors(con: duckdb.DuckDBPyConnection, ent_uscc: str) -> list[dict[str, Any]]:
+    # investor_origins holds every current holding with its own columns (the
+    # shareholders' index does not fit the memory budget at 27M rows; this
+    # table is stored by enterprise hash, see tables.origin_rows).
     rows = fetch_dicts(
         con,
-        f"""WITH sk AS MATERIALIZED ({by_keys("shareholders_rows", "enterprise_uscc", 1)}),
-                ok AS MATERIALIZED ({by_keys("investor_origins", "enterprise_uscc", 1)})
-           SELECT s.investor_name, s.investor_type, s.investor_id_type,
-                  CASE WHEN s.is_person THEN NULL ELSE s.investor_id END AS investor_id, s.is_person,
-                  s.subscribed_capital_wan, s.paid_capital_wan, s.share_ratio, s.contributed_on,
-                  s.investor_region_code, o.origin_code, o.origin_rule, o.origin_class,
+        f"""WITH o AS MATERIALIZED ({origin_rows(1)})
+           SELECT o.investor_name, o.investor_type, o.investor_id_type,
+                  CASE WHEN o.is_person THEN NULL ELSE o.investor_id END AS investor_id, o.is_person,
+                  o.subscribed_capital_wan, o.paid_capital_wan, o.share_ratio, o.contributed_on,
+                  o.investor_region_code, o.origin_code, o.origin_rule, o.origin_class,
                   o.investor_enterprise_key, l.name AS origin_name, l.province_code, l.province_name,
                   l.prefecture_code, l.prefecture_name
-           FROM (SELECT * FROM sk WHERE is_current) s
-           LEFT JOIN ok o USING (enterprise_uscc, investor_key)
+           FROM o
            LEFT JOIN an_region_lookup l ON l.code = o.origin_code
-           ORDER BY s.subscribed_capital_wan DESC NULLS LAST, s.investor_name""",
+           ORDER BY o.subscribed_capital_wan DESC NULLS LAST, o.investor_name""",
         [ent_uscc, ent_uscc],
     )
     out = []

@@ -2,7 +2,10 @@
 
 What is materialised (see docs/definitions-impl.md):
 
-- ``investor_origins``  every current shareholder row's derived origin and rule
+- ``investor_origins``  every current shareholder row's derived origin and rule,
+                        stored in the order of ``eh`` (a hash of the enterprise's
+                        USCC) so that one enterprise's rows are found by min/max
+                        without an index (``origin_rows``)
 - ``an_enterprises``    enterprises with shareholders: side, region, industry,
                         months of establishment and end
 - ``an_groups``         per (kind, direct|penetrated, enterprise, origin, person?):
@@ -119,7 +122,6 @@ PER_ENTERPRISE = {
 # origins and penetrated origins, an enterprise list's page. A full rebuild
 # drops them; warehouse.lookups.ensure_indexes builds them again after the commit.
 LOOKUP_INDEXES: dict[str, tuple[str, str]] = {
-    "ix_investor_origins_enterprise": ("investor_origins", "enterprise_uscc"),
     "ix_an_enterprises_key": ("an_enterprises", "enterprise_key"),
     "ix_an_groups_key": ("an_groups", "enterprise_key"),
     "ix_an_yearly_key": ("an_yearly", "enterprise_key"),
@@ -133,6 +135,67 @@ def create_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Migration: every analytics table, empty."""
     run(con, LOOKUP_DDL)
     run(con, ANALYTICS_DDL)
+
+
+def add_origin_lookup(con: duckdb.DuckDBPyConnection) -> None:
+    """Migration: ``investor_origins`` carries the holding's own columns and ``eh``.
+
+    With them, one enterprise's investors (profile) and holdings (chain) are read
+    from investor_origins alone.
+
+    ``eh`` (``hash(enterprise_uscc)``) orders the table at each full rebuild, so
+    that a filter on it skips all but a row group or two by their min/max: the
+    ART index on ``enterprise_uscc`` did not fit the memory budget at 27M rows,
+    and a string's min/max keeps only its first 8 bytes, which USCCs of one
+    district share. The existing rows are filled here; their order follows at
+    the next full rebuild (until then a lookup reads more row groups, never
+    wrong ones).
+    """
+    run(con, 'DROP INDEX IF EXISTS "ix_investor_origins_enterprise"')
+    added = {c: t for c, t in ORIGIN_LOOKUP_COLUMNS.items() if c != "eh"}
+    for column, type_ in ORIGIN_LOOKUP_COLUMNS.items():
+        run(con, f"ALTER TABLE investor_origins ADD COLUMN {column} {type_}")
+    sets = ", ".join(f"{c} = s.{c}" for c in added)
+    run(
+        con,
+        f"""UPDATE investor_origins AS o SET eh = hash(o.enterprise_uscc), {sets}
+           FROM shareholders s
+           WHERE s.enterprise_uscc = o.enterprise_uscc AND s.investor_key = o.investor_key""",
+    )
+
+
+# What analytics.0004 adds to investor_origins: the holding's own columns that a
+# profile shows (model.HOLDING_COLUMNS and two more), and the storage hash.
+ORIGIN_LOOKUP_COLUMNS = {
+    "investor_name": "VARCHAR",
+    "investor_id_type": "VARCHAR",
+    "investor_id": "VARCHAR",
+    "paid_capital_wan": "DOUBLE",
+    "contributed_on": "DATE",
+    "investor_type": "VARCHAR",
+    "investor_region_code": "VARCHAR",
+    "eh": "UBIGINT",
+}
+
+
+# SQL for the column ``eh`` of investor_origins rows (see add_origin_lookup).
+ORIGINS_EH = "hash(enterprise_uscc)"
+
+
+def origin_rows(n: int, columns: str = "*") -> str:
+    """SQL reading the investor_origins rows of ``n`` enterprise USCCs (parameters, twice).
+
+    The ``eh`` filter lets DuckDB skip row groups by min/max; the key filter
+    removes other enterprises that share a row group.
+
+    >>> origin_rows(2, "investor_key")
+    'SELECT investor_key FROM investor_origins WHERE eh IN (hash(?), hash(?)) AND enterprise_uscc IN (?, ?)'
+    """
+    if n < 1:
+        raise ValueError("origin_rows needs at least one key")
+    hashes = ", ".join("hash(?)" for _ in range(n))
+    holes = ", ".join("?" for _ in range(n))
+    return f"SELECT {columns} FROM investor_origins WHERE eh IN ({hashes}) AND enterprise_uscc IN ({holes})"
 
 
 def get_state(con: duckdb.DuckDBPyConnection) -> dict[str, str]:

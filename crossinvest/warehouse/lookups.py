@@ -142,7 +142,7 @@ BULK_SHARE = 0.2
 
 
 def drop_indexes_for_bulk(con: duckdb.DuckDBPyConnection, table: str, new_rows: int) -> list[str]:
-    """Inside a load's transaction: drop ``table``'s lookup indexes if ``new_rows`` is a bulk load."""
+    """Before a load's transaction: drop ``table``'s lookup indexes if ``new_rows`` is a bulk load."""
     if new_rows <= BULK_SHARE * table_rows(con).get(table, 0):
         return []
     mine = {n: tc for n, tc in all_indexes().items() if tc[0] == table}

@@ -151,3 +151,31 @@ def test_hong_kong_and_foreign_are_outside_every_statistic(world):
             codes = {row[by] for row in r.rows}
             assert not any(c and c[:2] in ("71", "81", "82") for c in codes)
             assert None not in codes  # unknown origins never make a group either
+
+
+def test_migration_gives_existing_origins_the_holding_columns(tmp_path):
+    """analytics.0004 on a warehouse built before it: same rows, new columns filled, stored by eh."""
+    from crossinvest.analytics.tables import ORIGIN_LOOKUP_COLUMNS
+    from crossinvest.warehouse.connection import connect
+    from crossinvest.web.testing import demo_home
+
+    home = demo_home(tmp_path / "home")
+    cols = "enterprise_uscc, investor_key, origin_code, origin_rule, origin_class, share_ratio"
+    with connect(home) as wh:
+        before = sorted(fetch_all(wh.con, f"SELECT {cols} FROM investor_origins"))
+        # Back to the table as analytics.0001 made it, with its old index.
+        for c in ORIGIN_LOOKUP_COLUMNS:
+            wh.con.execute(f"ALTER TABLE investor_origins DROP COLUMN {c}")
+        wh.con.execute("CREATE INDEX ix_investor_origins_enterprise ON investor_origins (enterprise_uscc)")
+        wh.con.execute("DELETE FROM _migrations WHERE name = 'analytics.0004_origin_lookup'")
+    with connect(home) as wh:
+        assert sorted(fetch_all(wh.con, f"SELECT {cols} FROM investor_origins")) == before
+        assert fetch_all(
+            wh.con,
+            """SELECT count(*) FROM investor_origins o JOIN shareholders s USING (enterprise_uscc, investor_key)
+               WHERE o.eh = hash(o.enterprise_uscc) AND o.investor_name = s.investor_name
+                 AND o.investor_type IS NOT DISTINCT FROM s.investor_type
+                 AND o.paid_capital_wan IS NOT DISTINCT FROM s.paid_capital_wan""",
+        ) == [(len(before),)]
+        eh = [r[0] for r in fetch_all(wh.con, "SELECT eh FROM investor_origins")]
+        assert eh == sorted(eh)

@@ -119,13 +119,7 @@ def _rebuild_all(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
     inp = inputs(eng)
     for t in ALL_TABLES:
         recreate_empty(con, t)
-    eng.insert(
-        lambda: model.origins(inp.shareholders, inp.registry, inp.regions),
-        "investor_origins",
-        key="origins:all",
-        derived={"eh": ORIGINS_EH},
-        order_by="eh",
-    )
+    insert_all_origins(eng, inp)
     timings["origins"] = time.perf_counter() - t0
     build_enterprise_tables(eng, inp, None, timings)
     build_pen(eng, None, timings)
@@ -138,6 +132,32 @@ def _rebuild_all(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
     eng.drop_all()
     timings["total"] = time.perf_counter() - t0
     return timings
+
+
+def insert_all_origins(eng: DuckDBEngine, inp: Inputs) -> None:
+    """Fill the empty ``investor_origins`` with every current holding, stored by ``eh``."""
+    eng.insert(
+        lambda: model.origins(inp.shareholders, inp.registry, inp.regions),
+        "investor_origins",
+        key="origins:all",
+        derived={"eh": ORIGINS_EH},
+        order_by="eh",
+    )
+
+
+def rebuild_origins(con: duckdb.DuckDBPyConnection) -> None:
+    """Rebuild ``investor_origins`` alone (its rows do not change, only its columns and order).
+
+    For a migration that adds columns: filling them by an UPDATE joined to 27M
+    holdings ran out of the memory budget at 10M enterprises; this is the full
+    rebuild's own step (about 25 s there).
+    """
+    refresh_lookups(con)
+    eng = DuckDBEngine(con)
+    inp = inputs(eng)
+    recreate_empty(con, "investor_origins")
+    insert_all_origins(eng, inp)
+    eng.drop_all()
 
 
 def recreate_empty(con: duckdb.DuckDBPyConnection, table: str) -> None:

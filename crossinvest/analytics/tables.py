@@ -147,21 +147,16 @@ def add_origin_lookup(con: duckdb.DuckDBPyConnection) -> None:
     that a filter on it skips all but a row group or two by their min/max: the
     ART index on ``enterprise_uscc`` did not fit the memory budget at 27M rows,
     and a string's min/max keeps only its first 8 bytes, which USCCs of one
-    district share. The existing rows are filled here; their order follows at
-    the next full rebuild (until then a lookup reads more row groups, never
-    wrong ones).
+    district share. An existing table is rebuilt whole (the rows do not change).
     """
+    from crossinvest.analytics.materialize import rebuild_origins
+
     run(con, 'DROP INDEX IF EXISTS "ix_investor_origins_enterprise"')
-    added = {c: t for c, t in ORIGIN_LOOKUP_COLUMNS.items() if c != "eh"}
+    filled = fetch_all(con, "SELECT EXISTS (SELECT 1 FROM investor_origins)")[0][0]
     for column, type_ in ORIGIN_LOOKUP_COLUMNS.items():
         run(con, f"ALTER TABLE investor_origins ADD COLUMN {column} {type_}")
-    sets = ", ".join(f"{c} = s.{c}" for c in added)
-    run(
-        con,
-        f"""UPDATE investor_origins AS o SET eh = hash(o.enterprise_uscc), {sets}
-           FROM shareholders s
-           WHERE s.enterprise_uscc = o.enterprise_uscc AND s.investor_key = o.investor_key""",
-    )
+    if filled:
+        rebuild_origins(con)
 
 
 # What analytics.0004 adds to investor_origins: the holding's own columns that a

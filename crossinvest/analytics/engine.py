@@ -106,24 +106,14 @@ class DuckDBEngine:
         return self.table(name)
 
     def insert(
-        self,
-        expr: ExprLike,
-        target: str,
-        key: str | None = None,
-        order_by: str | None = None,
-        derived: dict[str, str] | None = None,
+        self, expr: ExprLike, target: str, key: str | None = None, order_by: str | None = None
     ) -> None:
         """Append ``expr``'s rows to the warehouse table ``target`` (columns by name).
 
         ``order_by`` stores them in that order, so that DuckDB's per-row-group
         min/max skip the rest of the table when a query filters on those columns.
-        ``derived`` adds DuckDB-only columns (name -> SQL over ``expr``'s columns),
-        such as a storage hash that no other engine needs to compute.
         """
         sql = self.sql(expr, key)
-        if derived:
-            extra = ", ".join(f"{e} AS {n}" for n, e in derived.items())
-            sql = f"SELECT *, {extra} FROM ({sql})"
         if order_by:
             sql = f"SELECT * FROM ({sql}) ORDER BY {order_by}"
         run(self.con, f'INSERT INTO "{target}" BY NAME {sql}')

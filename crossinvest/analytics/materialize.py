@@ -135,14 +135,18 @@ def _rebuild_all(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
 
 
 def insert_all_origins(eng: DuckDBEngine, inp: Inputs) -> None:
-    """Fill the empty ``investor_origins`` with every current holding, stored by ``eh``."""
-    eng.insert(
-        lambda: model.origins(inp.shareholders, inp.registry, inp.regions),
-        "investor_origins",
-        key="origins:all",
-        derived={"eh": ORIGINS_EH},
-        order_by="eh",
+    """Fill the empty ``investor_origins`` with every current holding, stored by ``eh``.
+
+    In two steps: sorting the join's output in the same statement ran out of the
+    memory budget at 27M holdings; sorting a stored table spills instead (at 10M
+    enterprises: 20 s to compute, 73 s to store sorted against 41 s unsorted).
+    """
+    t = eng.materialize(
+        lambda: model.origins(inp.shareholders, inp.registry, inp.regions), "_an_all_origins", key="origins:all"
     )
+    name = t.get_name()
+    run(eng.con, f"INSERT INTO investor_origins BY NAME SELECT *, {ORIGINS_EH} AS eh FROM {name} ORDER BY eh")
+    eng.drop(t)
 
 
 def rebuild_origins(con: duckdb.DuckDBPyConnection) -> None:
@@ -152,12 +156,19 @@ def rebuild_origins(con: duckdb.DuckDBPyConnection) -> None:
     holdings ran out of the memory budget at 10M enterprises; this is the full
     rebuild's own step (about 25 s there).
     """
-    refresh_lookups(con)
-    eng = DuckDBEngine(con)
-    inp = inputs(eng)
-    recreate_empty(con, "investor_origins")
-    insert_all_origins(eng, inp)
-    eng.drop_all()
+    keep_order = fetch_one(con, "SELECT current_setting('preserve_insertion_order')")
+    # As in rebuild_all: with insertion order kept, the sort ran out of memory.
+    run(con, "SET preserve_insertion_order = false")
+    try:
+        refresh_lookups(con)
+        eng = DuckDBEngine(con)
+        inp = inputs(eng)
+        recreate_empty(con, "investor_origins")
+        insert_all_origins(eng, inp)
+        eng.drop_all()
+    finally:
+        if keep_order and keep_order[0]:
+            run(con, "SET preserve_insertion_order = true")
 
 
 def recreate_empty(con: duckdb.DuckDBPyConnection, table: str) -> None:

@@ -295,3 +295,27 @@ def test_check_macros_run_once_per_value(home, source_name):
     calls = re.findall(r"ci_(?:uscc|resident_id)_valid\(", plan.sql)
     items = re.findall(r"[,(] *ci_(?:uscc|resident_id)_valid\([a-z_]+\) AS [a-z_]+\b", plan.sql)
     assert calls and len(items) == len(calls), plan.sql
+
+
+def test_freshness_is_kept_through_loads_and_rollbacks(home, samples):
+    """source_freshness equals counting the views, after a load, a correction and a rollback."""
+    from crossinvest.warehouse.freshness import COVERAGE
+
+    def kept_and_counted(wh):
+        kept = {r[0]: (r[1], r[2]) for r in wh.con.execute("SELECT * FROM source_freshness").fetchall()}
+        counted = {s: tuple(wh.con.execute(sql).fetchone()) for s, sql in COVERAGE.items()}
+        return kept, counted
+
+    with connect(home) as wh:
+        kept, counted = kept_and_counted(wh)
+        assert kept == counted == {s: (0, None) for s in COVERAGE}
+        for name, file in (("registry", "registry.xlsx"), ("shareholders", "shareholders.csv"),
+                           ("stats", "stats.tsv")):
+            load_file(wh, name, samples / file)
+        tax = load_file(wh, "tax", samples / "tax.csv")
+        load_file(wh, "tax", samples / "tax_correction.csv")
+        kept, counted = kept_and_counted(wh)
+        assert kept == counted and all(n > 0 for n, _ in kept.values())
+        rollback_batch(wh, tax.batch)
+        after, counted = kept_and_counted(wh)
+        assert after == counted and after["tax"][0] < kept["tax"][0]

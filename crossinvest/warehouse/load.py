@@ -32,6 +32,7 @@ from crossinvest.warehouse.archive import archive_file, archive_needs_staged
 from crossinvest.warehouse.batches import REJECTS_SHOWN, Batch, LoadResult
 from crossinvest.warehouse.connection import Warehouse, fetch_all, fetch_one, run, transaction
 from crossinvest.warehouse.derive import derive_registry_regions
+from crossinvest.warehouse.freshness import refresh_freshness
 from crossinvest.warehouse.keys import retire_superseded
 from crossinvest.warehouse.lookups import drop_indexes_for_bulk, ensure_indexes
 
@@ -238,6 +239,7 @@ def _insert_batch(
         )
         run(con, "SET preserve_insertion_order = true")
         run(con, f"DROP TABLE {typed}_last")
+        refresh_freshness(con, source.name)
         elapsed = time.perf_counter() - started
         run(
             con,

@@ -13,6 +13,7 @@ from crossinvest.plugins import get_plugin_manager
 from crossinvest.sources import SOURCES
 from crossinvest.warehouse.batches import Batch
 from crossinvest.warehouse.connection import Warehouse, fetch_one, run, transaction
+from crossinvest.warehouse.freshness import refresh_freshness
 from crossinvest.warehouse.keys import reelect_current
 from crossinvest.warehouse.lookups import ensure_indexes
 
@@ -42,6 +43,7 @@ def rollback_batch(wh: Warehouse, batch_id: int) -> dict[str, Any]:
         removed = fetch_one(con, f"SELECT count(*) FROM {source.table} WHERE batch_id = {batch_id}")[0]  # type: ignore[index]
         run(con, f"DELETE FROM {source.table} WHERE batch_id = {batch_id}")
         reelect_current(con, source, affected)
+        refresh_freshness(con, source_name)
         run(
             con,
             "UPDATE batches SET status = 'rolled_back', rolled_back_at = now() WHERE batch_id = ?",

@@ -208,12 +208,19 @@ def _investor_uscc(con: duckdb.DuckDBPyConnection) -> None:
     run(con, FILL_INVESTOR_USCC)
 
 
+def _source_freshness(con: duckdb.DuckDBPyConnection) -> None:
+    from crossinvest.warehouse.freshness import create_table
+
+    create_table(con)
+
+
 @hookimpl
 def register_migrations() -> list[Migration]:
     return [
         Migration("core.0001_tables", _core_tables),
         Migration("core.0002_record_links", _links),
         Migration("core.0003_investor_uscc", _investor_uscc),
+        Migration("core.0004_source_freshness", _source_freshness),
     ]
 
 

@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from crossinvest.access.gate import ReadContext, dataset
-from crossinvest.warehouse.connection import fetch_dicts, fetch_one
+from crossinvest.warehouse.connection import fetch_all, fetch_dicts, fetch_one
 
 # A resident ID is never shown in full, even if a raw value slipped through.
 _RESIDENT_ID = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[0-9Xx])(?![0-9A-Za-z])")
@@ -106,12 +106,6 @@ def quarantine(
     return {"rows": rows, "next": nxt}
 
 
-_COVERAGE = {
-    "registry": "SELECT count(*), strftime(max(established_on), '%Y-%m-%d') FROM registry",
-    "shareholders": "SELECT count(*), NULL FROM shareholders",
-    "tax": "SELECT count(*), strftime(max(period), '%Y-%m') FROM tax",
-    "stats": "SELECT count(*), CAST(max(year) AS VARCHAR) FROM stats",
-}
 _COVERAGE_LABEL = {
     "registry": "最近成立日期",
     "shareholders": None,
@@ -123,9 +117,13 @@ _COVERAGE_LABEL = {
 @dataset("freshness", guard="freshness")
 def freshness(ctx: ReadContext) -> dict:
     """Per source: current rows, the latest data it covers, and its last load."""
+    counted = {
+        r[0]: (r[1], r[2])
+        for r in fetch_all(ctx.con, "SELECT source, current_rows, latest_data FROM source_freshness")
+    }
     out = []
-    for source, sql in _COVERAGE.items():
-        current, latest = fetch_one(ctx.con, sql) or (0, None)
+    for source in _COVERAGE_LABEL:
+        current, latest = counted.get(source, (0, None))
         last = fetch_one(
             ctx.con,
             """

@@ -119,8 +119,9 @@ PER_ENTERPRISE = {
 }
 
 # ART indexes for the web's per-enterprise reads (warehouse.lookups): a profile's
-# origins and penetrated origins, an enterprise list's page. A full rebuild
-# drops them; warehouse.lookups.ensure_indexes builds them again after the commit.
+# penetrated origins, an enterprise list's page. (A profile's investors and the
+# chain read investor_origins by its stored hash instead: origin_rows.) A full
+# rebuild drops them; warehouse.lookups.ensure_indexes builds them again after the commit.
 LOOKUP_INDEXES: dict[str, tuple[str, str]] = {
     "ix_an_enterprises_key": ("an_enterprises", "enterprise_key"),
     "ix_an_groups_key": ("an_groups", "enterprise_key"),

@@ -154,7 +154,7 @@ def rebuild_origins(con: duckdb.DuckDBPyConnection) -> None:
 
     For a migration that adds columns: filling them by an UPDATE joined to 27M
     holdings ran out of the memory budget at 10M enterprises; this is the full
-    rebuild's own step (about 25 s there).
+    rebuild's own step (about 95 s there).
     """
     keep_order = fetch_one(con, "SELECT current_setting('preserve_insertion_order')")
     # As in rebuild_all: with insertion order kept, the sort ran out of memory.

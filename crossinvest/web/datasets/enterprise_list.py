@@ -224,16 +224,24 @@ def _details(con: Any, f: _Filters, keys: list[str], p: Period) -> list[dict[str
     """The list's columns for the page's enterprises, each table read by key."""
     n = len(keys)
     months = ", ".join(f"t{m:02d}" for m in range(1, 13))
-    groups = fetch_dicts(
-        con,
-        f"""WITH g AS MATERIALIZED ({by_keys("an_groups", "enterprise_key", n)})
-            SELECT g.enterprise_key, sum(g.investment_wan) AS investment_wan,
+    # With an origin filter the filter itself finds the rows: the direct rows are
+    # stored by kind and origin, so DuckDB reads the origin's few row groups
+    # (28 ms against 0.2-0.3 s at 10M, where the an_groups index is over the
+    # memory budget and reading by key scans 42M rows). Without one, by key (index).
+    summed = """SELECT g.enterprise_key, sum(g.investment_wan) AS investment_wan,
                    list(DISTINCT COALESCE(o.province_name, '未知') ORDER BY COALESCE(o.province_name, '未知'))
-                       AS origins
+                       AS origins"""
+    if f.by_origin:
+        holes = ", ".join("?" for _ in keys)
+        sql = f"""{summed}
+            FROM an_groups g LEFT JOIN an_region_lookup o ON o.code = g.origin_code
+            WHERE g.enterprise_key IN ({holes}) AND {f.groups} GROUP BY 1"""
+    else:
+        sql = f"""WITH g AS MATERIALIZED ({by_keys("an_groups", "enterprise_key", n)})
+            {summed}
             FROM g LEFT JOIN an_region_lookup o ON o.code = g.origin_code
-            WHERE {f.groups} GROUP BY 1""",
-        [*keys, *f.groups_params],
-    )
+            WHERE {f.groups} GROUP BY 1"""
+    groups = fetch_dicts(con, sql, [*keys, *f.groups_params])
     by_key = {g["enterprise_key"]: g for g in groups}
     rows = fetch_dicts(
         con,

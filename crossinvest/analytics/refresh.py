@@ -315,7 +315,10 @@ def _refresh_structure(
         "_an_k_origins",
         key=f"origins:{sh}",
     )
-    run(con, f"INSERT INTO investor_origins BY NAME SELECT *, {ORIGINS_EH} AS eh FROM _an_k_origins")
+    # Sorted too: the rows a refresh appends sit after the table's sorted body until
+    # the next full rebuild, and an enterprise's lookup reads every appended row
+    # group whose eh range covers it (all of them, unsorted).
+    run(con, f"INSERT INTO investor_origins BY NAME SELECT *, {ORIGINS_EH} AS eh FROM _an_k_origins ORDER BY eh")
     _delete_for(con, "_an_s1", ("an_enterprises",))
     # S1's direct rows and every touched enterprise's penetrated rows, by rowid: an_groups
     # is unchanged since the snapshot (rowids hold within a transaction).

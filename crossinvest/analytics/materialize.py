@@ -144,9 +144,18 @@ def insert_all_origins(eng: DuckDBEngine, inp: Inputs) -> None:
     t = eng.materialize(
         lambda: model.origins(inp.shareholders, inp.registry, inp.regions), "_an_all_origins", key="origins:all"
     )
-    name = t.get_name()
-    run(eng.con, f"INSERT INTO investor_origins BY NAME SELECT *, {ORIGINS_EH} AS eh FROM {name} ORDER BY eh")
+    append_origins(eng.con, t.get_name())
     eng.drop(t)
+
+
+def append_origins(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Append origin rows (``model.origins``'s columns) from ``table``, with ``eh``, sorted by it.
+
+    Sorted on every append, not only at the rebuild: a refresh's rows sit after the
+    table's sorted body, and a lookup reads each appended row group whose ``eh``
+    range covers its keys.
+    """
+    run(con, f"INSERT INTO investor_origins BY NAME SELECT *, {ORIGINS_EH} AS eh FROM {table} ORDER BY eh")
 
 
 def rebuild_origins(con: duckdb.DuckDBPyConnection) -> None:

@@ -30,7 +30,7 @@ from crossinvest.analytics import delta, materialize, model, subsets
 from crossinvest.analytics.delta import keep_changed
 from crossinvest.analytics.engine import DuckDBEngine
 from crossinvest.analytics.lookups import refresh_lookups
-from crossinvest.analytics.tables import ORIGINS_EH, get_state
+from crossinvest.analytics.tables import get_state
 from crossinvest.warehouse.connection import fetch_one, run
 
 # Above this share of the enterprises, a full rebuild is cheaper than a delta.
@@ -315,10 +315,7 @@ def _refresh_structure(
         "_an_k_origins",
         key=f"origins:{sh}",
     )
-    # Sorted too: the rows a refresh appends sit after the table's sorted body until
-    # the next full rebuild, and an enterprise's lookup reads every appended row
-    # group whose eh range covers it (all of them, unsorted).
-    run(con, f"INSERT INTO investor_origins BY NAME SELECT *, {ORIGINS_EH} AS eh FROM _an_k_origins ORDER BY eh")
+    materialize.append_origins(con, "_an_k_origins")
     _delete_for(con, "_an_s1", ("an_enterprises",))
     # S1's direct rows and every touched enterprise's penetrated rows, by rowid: an_groups
     # is unchanged since the snapshot (rowids hold within a transaction).

@@ -206,12 +206,21 @@ def test_indexes_beyond_the_memory_budget_are_not_kept(
 def test_origin_rows_are_the_enterprises_rows(con) -> None:  # type: ignore[no-untyped-def]
     from crossinvest.analytics.tables import origin_rows
 
-    keys = [r[0] for r in con.execute("SELECT DISTINCT enterprise_uscc FROM investor_origins ORDER BY 1 LIMIT 3").fetchall()]
+    keys = [
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT enterprise_uscc FROM investor_origins ORDER BY 1 LIMIT 3"
+        ).fetchall()
+    ]
     keys.append("no such enterprise")
     got = fetch_dicts(con, origin_rows(len(keys)), [*keys, *keys])
-    want = fetch_dicts(con, "SELECT * FROM investor_origins WHERE enterprise_uscc IN (SELECT unnest(?))", [keys])
+    want = fetch_dicts(
+        con, "SELECT * FROM investor_origins WHERE enterprise_uscc IN (SELECT unnest(?))", [keys]
+    )
     assert got and _normal(got) == _normal(want)
-    assert con.execute("SELECT count(*) FROM investor_origins WHERE eh IS DISTINCT FROM hash(enterprise_uscc)").fetchone() == (0,)
+    assert con.execute(
+        "SELECT count(*) FROM investor_origins WHERE eh IS DISTINCT FROM hash(enterprise_uscc)"
+    ).fetchone() == (0,)
 
 
 def test_origin_rows_skip_row_groups_when_stored_by_hash() -> None:
@@ -238,3 +247,48 @@ def test_origin_rows_skip_row_groups_when_stored_by_hash() -> None:
     assert int(scanned.group(2)) >= 40 and int(scanned.group(1)) <= 3, scanned.group()
     rows = c.execute(origin_rows(3, "enterprise_uscc, v"), [*keys, *keys]).fetchall()
     assert sorted(r[1] for r in rows) == sorted(int(k[1:]) * 5 + j for k in keys for j in range(5))
+
+
+def test_penetrated_origins_skip_the_direct_rows_and_other_keys() -> None:
+    """The premise of the profile's ``PENETRATED_SQL`` on DuckDB itself.
+
+    an_groups as the rebuild stores it: direct rows by kind, origin and key (each
+    row group spans the whole key range), then penetrated rows in key order. The
+    filter on ``penetrate`` must let DuckDB skip every direct row group, and the key
+    all penetrated row groups but the one or two holding it.
+    """
+    import re
+
+    import duckdb
+
+    from crossinvest.analytics.profile import PENETRATED_SQL
+
+    c = duckdb.connect()
+    c.execute(
+        "CREATE TABLE an_region_lookup (code VARCHAR, name VARCHAR, province_code VARCHAR, province_name VARCHAR)"
+    )
+    n = 20 * 122880
+    c.execute(
+        f"""CREATE TABLE an_groups AS
+            SELECT * FROM (
+                SELECT 'inbound' AS kind, 'E' || lpad((i % {n // 40} * 10)::VARCHAR, 8, '0') AS enterprise_key,
+                       'O' || (i // ({n // 40}))::VARCHAR AS origin_code, false AS via_person, false AS penetrate,
+                       1.0 AS investment_wan, 0.5 AS share
+                FROM range({n}) t(i)
+                ORDER BY kind, origin_code, enterprise_key)
+            UNION ALL
+            SELECT * FROM (
+                SELECT 'inbound', 'E' || lpad((i // 4)::VARCHAR, 8, '0'), 'P' || (i % 4)::VARCHAR,
+                       false, true, 2.0, 0.25
+                FROM range({n}) t(i)
+                ORDER BY 2)"""
+    )
+    key = "E" + str(n // 8).rjust(8, "0")
+    plan = "\n".join(
+        str(r[1]) for r in c.execute("EXPLAIN ANALYZE " + PENETRATED_SQL, [key]).fetchall()
+    )
+    scanned = re.search(r"Row Groups Scanned: (\d+) / (\d+)", plan)
+    assert scanned, plan
+    assert int(scanned.group(2)) >= 40 and int(scanned.group(1)) <= 2, scanned.group()
+    rows = c.execute(PENETRATED_SQL, [key]).fetchall()
+    assert [r[1] for r in rows] == ["P0", "P1", "P2", "P3"]

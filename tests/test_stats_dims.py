@@ -207,3 +207,46 @@ def test_parse_dims_keeps_order_and_drops_repeats(names, sep):
 def test_parse_dims_refuses_anything_else(token):
     with pytest.raises(DimError):
         parse_dims(f"origin_province,{token}")
+
+
+def test_one_compile_serves_every_filter_value(world, monkeypatch):
+    """A filter's values are not compiled into the cached SQL: each value still applies."""
+    import ibis
+
+    from crossinvest.analytics import sqlcache
+
+    compiles = []
+    real = ibis.to_sql
+    sqlcache.clear_memory()
+    world.con.execute("DELETE FROM an_sql_cache")
+
+    def counted(expr, **kw):
+        compiles.append(expr)
+        return real(expr, **kw)
+
+    got, per_value = {}, []
+    for district in ("310115", "310101", "3101'15", "310104"):
+        per_value.append(len(compiles))
+        monkeypatch.setattr(ibis, "to_sql", counted)
+        served, _ = table(world, "outbound", "dest_province", filters={"district": district})
+        monkeypatch.setattr(ibis, "to_sql", real)
+        live = query.stats(
+            world.con,
+            "outbound",
+            "2018",
+            "dest_province",
+            filters={"district": district},
+            live=True,
+        )
+        assert served == {
+            r["dest_province"]: (r["dest_province_name"], r["enterprises"], r["investment_wan"])
+            for r in live.rows
+        }
+        got[district] = served
+    # The first value compiles the shape (its rows and its total), the others reuse it.
+    assert per_value[1] >= 1 and len(compiles) == per_value[1], per_value + [len(compiles)]
+    assert got["310115"] == {
+        "650000": ("新疆维吾尔自治区", 1, pytest.approx(10.0)),
+        "330000": ("浙江省", 1, pytest.approx(5.0)),
+    }
+    assert got["310101"] != got["310115"] and got["3101'15"] == {}

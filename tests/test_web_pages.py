@@ -272,3 +272,13 @@ def test_warm_up_fills_the_cache_with_the_main_pages(
         for api in parse(html).blocks:
             assert c.get(api).status_code == 200
         assert cache.hits - hits == 1 + len(parse(html).blocks)  # every one answered from the cache
+        # The warm-up also answered the API queries of each flow page drilled into its
+        # first province and with the penetration switch on (checked on the cache's
+        # keys: a page rendered here would fill the cache with its queries itself).
+        warmed = [k[1][:2] for k in list(cache._data)]
+        for flow in ("inbound", "outbound"):
+            drill = re.search(rf'href="/{flow}\?[^"]*province=(\d+)', page(c, f"/{flow}"))
+            assert drill, f"the {flow} page links no province"
+            apis = [params for path, params in warmed if path == f"/api/v1/stats/{flow}"]
+            assert any(drill.group(1) in dict(params).values() for params in apis), flow
+            assert any(dict(params).get("penetrate") == "true" for params in apis), flow

@@ -16,7 +16,7 @@ import duckdb
 from crossinvest.analytics.model import RULES, SHANGHAI
 from crossinvest.analytics.tables import origin_rows
 from crossinvest.warehouse.connection import fetch_dicts
-from crossinvest.warehouse.lookups import by_keys, fetch_by_keys, linked_records
+from crossinvest.warehouse.lookups import fetch_by_keys, linked_records
 
 CLASS_NAMES = {"D": "domestic", "N": "non_domestic", "U": "unknown"}
 REGISTRY_FIELDS = (
@@ -197,17 +197,21 @@ def _investors(con: duckdb.DuckDBPyConnection, ent_uscc: str) -> list[dict[str, 
     return out
 
 
+# Both filters on the scan, not the key alone through an index: the direct rows
+# are stored by kind and origin (each of their row groups spans the whole key
+# range), the penetrated rows in key order (materialize.build_pen), and
+# ``penetrate`` lets DuckDB's min/max skip the former. At 10M the an_groups index
+# is over the memory budget; this reads a row group or two of 42M rows.
+PENETRATED_SQL = """
+    SELECT g.kind, g.origin_code, l.name AS origin_name, l.province_code, l.province_name,
+           g.via_person, g.share, g.investment_wan
+    FROM an_groups g LEFT JOIN an_region_lookup l ON l.code = g.origin_code
+    WHERE g.penetrate AND g.enterprise_key = ?
+    ORDER BY g.kind, g.origin_code, g.via_person"""
+
+
 def _penetrated(con: duckdb.DuckDBPyConnection, ek: str) -> list[dict[str, Any]]:
-    return fetch_dicts(
-        con,
-        f"""WITH gk AS MATERIALIZED ({by_keys("an_groups", "enterprise_key", 1)})
-           SELECT g.kind, g.origin_code, l.name AS origin_name, l.province_code, l.province_name,
-                  g.via_person, g.share, g.investment_wan
-           FROM gk g LEFT JOIN an_region_lookup l ON l.code = g.origin_code
-           WHERE g.penetrate
-           ORDER BY g.kind, g.origin_code, g.via_person""",
-        [ek],
-    )
+    return fetch_dicts(con, PENETRATED_SQL, [ek])
 
 
 # (id column, name column) of each linked source's records.

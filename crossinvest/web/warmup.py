@@ -1,8 +1,9 @@
 """Warming the answer cache: the main pages and the API answers they show, off the request path.
 
 After the server starts, and again after every write job, a background thread
-requests the overview, the inbound and outbound pages, and every API query those
-pages show (their ``data-api`` attributes), through the application itself. The
+requests the overview, the inbound and outbound pages (each also with the
+penetration switch on and drilled into its first province), and every API query
+those pages show (their ``data-api`` attributes), through the application itself. The
 first visitor after a load then gets cached answers instead of the statistics
 layer's first-run cost (compiling a query costs more than running it).
 Requests go through the normal path, so they are authorised and cached exactly
@@ -22,6 +23,11 @@ from crossinvest.access.actor import Actor
 log = logging.getLogger("crossinvest.web")
 
 PAGES = ("/", "/inbound", "/outbound")
+# Each flow page is also warmed with the penetration switch on, and drilled into
+# its first province (the largest): the statistics compile once per query shape,
+# whatever the province, so the first drill-down into any province is then fast.
+FLOW_PAGES = ("/inbound", "/outbound")
+_DRILL = re.compile(r'href="(/(?:inbound|outbound)\?[^"]*province=[^"&]+)"')
 WARM_ACTOR = Actor(id="warmup", name="缓存预热", role="analyst", via="internal")
 _DATA_API = re.compile(r'data-api="([^"]+)"')
 
@@ -75,11 +81,25 @@ async def warm(app: Any) -> int:
     """Request the main pages and their API queries; return how many answered 200."""
     ok = 0
     actor = warm_actor(app)
+    drills: list[str] = []
     for page in PAGES:
         status, body = await _get(app, page, actor)
         ok += status == 200
-        for api in dict.fromkeys(_DATA_API.findall(body.decode("utf-8", "replace"))):
-            ok += (await _get(app, api, actor))[0] == 200
+        html = body.decode("utf-8", "replace")
+        ok += await _warm_apis(app, html, actor)
+        if page in FLOW_PAGES:
+            drills += [f"{page}?penetrate=true", *_DRILL.findall(html)[:1]]
+    for page in drills:
+        status, body = await _get(app, page, actor)
+        ok += status == 200
+        ok += await _warm_apis(app, body.decode("utf-8", "replace"), actor)
+    return ok
+
+
+async def _warm_apis(app: Any, html: str, actor: Actor) -> int:
+    ok = 0
+    for api in dict.fromkeys(_DATA_API.findall(html)):
+        ok += (await _get(app, api, actor))[0] == 200
     return ok
 
 

@@ -68,3 +68,49 @@ def test_reloading_every_file_is_a_noop(home, delivery):
             first = load_file(wh, info["source"], out / name)
             again = load_file(wh, info["source"], out / name)
             assert again.duplicate_file and again.batch == first.batch
+
+
+def test_tax_and_stats_rows_are_stored_by_key_within_each_batch(home, delivery):
+    """A profile reads one enterprise's tax rows by min/max skipping: each batch in key order.
+
+    Also the migration that clusters a warehouse loaded before: same rows, key order.
+    """
+    from crossinvest.warehouse.lookups import ensure_indexes
+    from crossinvest.warehouse.schema import _cluster_record_rows
+
+    out, manifest = delivery
+    tables = {"tax": ("tax_rows", "taxpayer_key"), "stats": ("stats_rows", "unit_key")}
+    with connect(home) as wh:
+        con = wh.con
+        for name, info in sorted(manifest["files"].items()):
+            if info["source"] in tables:
+                load_file(wh, info["source"], out / name)
+
+        def stored(table: str, key: str, order: str = "rowid") -> list[tuple]:
+            return con.execute(f"SELECT batch_id, {key} FROM {table} ORDER BY {order}").fetchall()
+
+        for table, key in tables.values():
+            assert len({b for b, _ in stored(table, key)}) >= (2 if table == "tax_rows" else 1)
+            assert stored(table, key, "batch_id, row_no") != sorted(stored(table, key)), table
+            assert stored(table, key) == sorted(stored(table, key)), table
+        # A warehouse loaded before the loader clustered: rows in file order.
+        before = {}
+        for table, key in tables.values():
+            before[table] = con.execute(
+                f"SELECT * FROM {table} ORDER BY batch_id, row_no"
+            ).fetchall()
+            con.execute(f"CREATE TEMP TABLE f AS SELECT * FROM {table} ORDER BY batch_id, row_no")
+            con.execute(f"DELETE FROM {table}")
+            con.execute(f"INSERT INTO {table} SELECT * FROM f ORDER BY batch_id, row_no")
+            con.execute("DROP TABLE f")
+            assert stored(table, key) != sorted(stored(table, key)), table
+        con.execute("BEGIN TRANSACTION")
+        _cluster_record_rows(con)
+        con.execute("COMMIT")
+        for table, key in tables.values():
+            assert stored(table, key) == sorted(stored(table, key)), table
+            after = con.execute(f"SELECT * FROM {table} ORDER BY batch_id, row_no").fetchall()
+            assert after == before[table], table
+        ensure_indexes(con)
+        names = {r[0] for r in con.execute("SELECT index_name FROM duckdb_indexes()").fetchall()}
+        assert {"ix_tax_rows_key", "ix_stats_rows_key"} <= names

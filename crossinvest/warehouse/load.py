@@ -123,7 +123,9 @@ def _load_staged(
     # The key reaches SQL as a session variable, never as text in a query that
     # an error message could echo.
     set_secret(con, secret)
-    plan = plan_typed(source, staged.table, set(staged.columns), wh.home.settings()["fx_to_cny"], typed, cols)
+    plan = plan_typed(
+        source, staged.table, set(staged.columns), wh.home.settings()["fx_to_cny"], typed, cols
+    )
     progress("校验 validate", 0, n)
     # Typed rows carry _row, so their physical order does not matter.
     run(con, "SET preserve_insertion_order = false")
@@ -161,7 +163,17 @@ def _load_staged(
     drop_indexes_for_bulk(con, source.table, n - rejected)
     try:
         batch_id = _insert_batch(
-            wh, source, path, digest, archive_rel, staged, typed, plan, checks, (n, rejected, warned), started
+            wh,
+            source,
+            path,
+            digest,
+            archive_rel,
+            staged,
+            typed,
+            plan,
+            checks,
+            (n, rejected, warned),
+            started,
         )
     finally:
         ensure_indexes(con)  # a full rebuild of the statistics in the load dropped some
@@ -225,7 +237,8 @@ def _insert_batch(
         )
         match = " AND ".join(f"d.{k} = t.{k}" for k in source.key)
         # Row order in the table carries no meaning (row_no does), so let DuckDB
-        # write in parallel.
+        # write in parallel; a source read by enterprise is stored clustered.
+        order = f"ORDER BY t.{source.cluster}" if source.cluster else ""
         run(con, "SET preserve_insertion_order = false")
         run(
             con,
@@ -234,7 +247,7 @@ def _insert_batch(
             SELECT {batch_id}, t._row, d._last_row IS NULL OR d._last_row = t._row,
                    {", ".join(plan.insert_exprs.get(c, "t." + c) for c in cols)}
             FROM {typed} t LEFT JOIN {typed}_last d ON {match}
-            WHERE t._err = 0
+            WHERE t._err = 0 {order}
             """,
         )
         run(con, "SET preserve_insertion_order = true")
@@ -247,8 +260,18 @@ def _insert_batch(
             INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'loaded', now(), NULL, ?)
             """,
             [
-                batch_id, source.name, path.name, digest, archive_rel, staged.file_format, staged.encoding,
-                n, n - rejected, rejected, warned, elapsed,
+                batch_id,
+                source.name,
+                path.name,
+                digest,
+                archive_rel,
+                staged.file_format,
+                staged.encoding,
+                n,
+                n - rejected,
+                rejected,
+                warned,
+                elapsed,
             ],
         )
         batch = Batch(batch_id, source.name, path.name, digest, n - rejected)
@@ -264,7 +287,9 @@ def _keep_flagged_staged(con, staged: StagedFile, typed: str, flagged: int) -> N
     budget for the aggregate and the insert that follow, which otherwise spill.
     """
     stg = temp_table(staged.table)
-    keep = f"_row IN (SELECT _row FROM {typed} WHERE _err <> 0 OR _warn <> 0)" if flagged else "false"
+    keep = (
+        f"_row IN (SELECT _row FROM {typed} WHERE _err <> 0 OR _warn <> 0)" if flagged else "false"
+    )
     run(con, f"CREATE OR REPLACE TEMP TABLE {staged.table}_f AS SELECT * FROM {stg} WHERE {keep}")
     run(con, f"DROP TABLE {stg}")
     run(con, f"ALTER TABLE {temp_table(staged.table + '_f')} RENAME TO {staged.table}")
@@ -300,10 +325,15 @@ def _first_errors(wh: Warehouse, typed: str, checks: str, staged: StagedFile) ->
         GROUP BY _row ORDER BY _row LIMIT {REJECTS_SHOWN}
         """,
     )
-    return [{"row": r, "column": staged.columns.get(col, col), "reason": reason} for r, col, reason in rows]
+    return [
+        {"row": r, "column": staged.columns.get(col, col), "reason": reason}
+        for r, col, reason in rows
+    ]
 
 
-def _write_rejects(wh: Warehouse, batch_id: int, typed: str, checks: str, staged: StagedFile, source: Source) -> None:
+def _write_rejects(
+    wh: Warehouse, batch_id: int, typed: str, checks: str, staged: StagedFile, source: Source
+) -> None:
     """Store every failing (row, column) and the quarantined rows as delivered."""
     con = wh.con
     value_cases = " ".join(

@@ -214,6 +214,33 @@ def _source_freshness(con: duckdb.DuckDBPyConnection) -> None:
     create_table(con)
 
 
+def _cluster_record_rows(con: duckdb.DuckDBPyConnection) -> None:
+    """Store tax and stats rows of each batch in key order, as the loader now writes them.
+
+    A profile reads one enterprise's tax rows out of 80M at 10M enterprises, where
+    their index is over the memory budget: unclustered, that read scanned most of
+    the table (0.2-0.5 s); clustered, a row group or two per batch. The table is
+    copied sorted into a new one of the same definition, which replaces it.
+    """
+    from crossinvest.sources import SOURCES
+    from crossinvest.warehouse.lookups import BASE_INDEXES
+
+    for source in SOURCES.values():
+        if source.cluster is None:
+            continue
+        table, new = source.table, f"{source.table}_clustered"
+        ddl = run(
+            con, "SELECT sql FROM duckdb_tables() WHERE table_name = ? AND NOT temporary", [table]
+        ).fetchall()[0][0]
+        run(con, ddl.replace(f"CREATE TABLE {table}", f"CREATE TABLE {new}", 1))
+        run(con, f"INSERT INTO {new} SELECT * FROM {table} ORDER BY batch_id, {source.cluster}")
+        for name, (t, _column) in BASE_INDEXES.items():
+            if t == table:
+                run(con, f'DROP INDEX IF EXISTS "{name}"')  # ensure_indexes builds it again
+        run(con, f"DROP TABLE {table}")
+        run(con, f"ALTER TABLE {new} RENAME TO {table}")
+
+
 @hookimpl
 def register_migrations() -> list[Migration]:
     return [
@@ -221,6 +248,7 @@ def register_migrations() -> list[Migration]:
         Migration("core.0002_record_links", _links),
         Migration("core.0003_investor_uscc", _investor_uscc),
         Migration("core.0004_source_freshness", _source_freshness),
+        Migration("core.0005_cluster_record_rows", _cluster_record_rows),
     ]
 
 

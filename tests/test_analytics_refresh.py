@@ -103,7 +103,7 @@ def assert_same(a: dict, b: dict) -> None:
 
 
 TABLES = {
-    "investor_origins": "*",
+    "investor_origins": "* EXCLUDE (appended)",
     "an_enterprises": "*",
     "an_groups": "kind, enterprise_key, origin_code, via_person, penetrate, round(investment_wan, 6), round(share, 9)",
     "an_pen_edges": "side, child_key, parent_key, round(share, 9)",
@@ -141,6 +141,22 @@ def assert_tables_equal_full_rebuild(con) -> None:
         run(con, "ROLLBACK")
     for t in incremental:
         assert incremental[t] == full[t], t
+
+
+def appended_origins(con) -> list[str]:
+    """The enterprises of the investor_origins rows refreshes appended, in storage order.
+
+    Checks that they follow the rebuild's rows and are stored as one run by ``eh``.
+    """
+    rows = fetch_all(
+        con, "SELECT appended, eh, enterprise_uscc FROM investor_origins ORDER BY rowid"
+    )
+    flags = [bool(r[0]) for r in rows]
+    first = flags.index(True) if True in flags else len(flags)
+    assert all(flags[first:]), "rebuild rows after appended ones"
+    ehs = [r[1] for r in rows[first:]]
+    assert ehs == sorted(ehs), "the appended rows are not one run in eh order"
+    return [r[2] for r in rows[first:]]
 
 
 def deliver(con, batch: int, source: str, sql: list[str], supersede: list[str] = ()) -> str:
@@ -204,6 +220,7 @@ def test_loads_and_rollbacks_stay_equal_to_a_cold_recompute(world):
     )
     assert mode == "incremental"
     after_registry = answers(con, live=False)
+    tail_after_registry = appended_origins(con)
     pen = [c for c in LIVE_COMBOS if c[2]]
     assert_same(answers(con, live=False, combos=pen), answers(con, live=True, combos=pen))
     assert_tables_equal_full_rebuild(con)
@@ -228,6 +245,10 @@ def test_loads_and_rollbacks_stay_equal_to_a_cold_recompute(world):
     )
     assert mode == "incremental"
     assert_tables_equal_full_rebuild(con)
+    # Both refreshes' rows are one run after the rebuild's body, in eh order.
+    tail = appended_origins(con)
+    assert tail_after_registry and set(tail_after_registry) <= set(tail)
+    assert {NEW, SH[4]} <= set(tail)
 
     # 3. tax and stats deliveries (measures only)
     deliver(

@@ -150,17 +150,38 @@ def insert_all_origins(eng: DuckDBEngine, inp: Inputs) -> None:
     eng.drop(t)
 
 
-def append_origins(con: duckdb.DuckDBPyConnection, table: str) -> None:
+def append_origins(con: duckdb.DuckDBPyConnection, table: str, *, refresh: bool = False) -> None:
     """Append origin rows (``model.origins``'s columns) from ``table``, with ``eh``, sorted by it.
 
-    Sorted on every append, not only at the rebuild: a refresh's rows sit after the
-    table's sorted body, and a lookup reads each appended row group whose ``eh``
-    range covers its keys.
+    A full rebuild's rows are the table's sorted body. A refresh's rows follow it,
+    marked ``appended``; each refresh takes the rows earlier refreshes appended
+    (those still current) into its own append, so that everything after the body
+    stays one sorted run. A lookup then reads a row group or two of the body and
+    one of the tail, where a tail of one run per refresh cost a row group per
+    refresh (the chain at 10M: 41 ms after a rebuild, 141 ms after six refreshes).
     """
+    if not refresh:
+        run(
+            con,
+            f"INSERT INTO investor_origins BY NAME "
+            f"SELECT *, {ORIGINS_EH} AS eh FROM {table} ORDER BY eh",
+        )
+        return
     run(
         con,
-        f"INSERT INTO investor_origins BY NAME SELECT *, {ORIGINS_EH} AS eh FROM {table} ORDER BY eh",
+        "CREATE OR REPLACE TEMP TABLE _an_origins_tail AS "
+        "SELECT * EXCLUDE (appended) FROM investor_origins WHERE appended",
     )
+    run(con, "DELETE FROM investor_origins WHERE appended")
+    run(
+        con,
+        f"""INSERT INTO investor_origins BY NAME
+            SELECT *, true AS appended FROM (
+                SELECT * FROM _an_origins_tail
+                UNION ALL BY NAME SELECT *, {ORIGINS_EH} AS eh FROM {table})
+            ORDER BY eh""",
+    )
+    run(con, "DROP TABLE _an_origins_tail")
 
 
 def rebuild_origins(con: duckdb.DuckDBPyConnection) -> None:

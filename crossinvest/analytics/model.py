@@ -66,7 +66,13 @@ def region_side(province_code: ir.StringValue, domestic: ir.BooleanValue) -> ir.
 
 # Columns of a holding that origins carry through unchanged, so that an
 # enterprise's investors are read from investor_origins alone (profile, chain).
-HOLDING_COLUMNS = ("investor_name", "investor_id_type", "investor_id", "paid_capital_wan", "contributed_on")
+HOLDING_COLUMNS = (
+    "investor_name",
+    "investor_id_type",
+    "investor_id",
+    "paid_capital_wan",
+    "contributed_on",
+)
 
 
 def origins(sh: ir.Table, registry: ir.Table, regions: ir.Table) -> ir.Table:

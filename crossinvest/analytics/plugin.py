@@ -30,6 +30,12 @@ def _origin_lookup(con) -> None:
     add_origin_lookup(con)
 
 
+def _origin_tail(con) -> None:
+    from crossinvest.analytics.tables import add_origin_tail
+
+    add_origin_tail(con)
+
+
 @hookimpl
 def register_migrations() -> list[Migration]:
     return [
@@ -37,6 +43,7 @@ def register_migrations() -> list[Migration]:
         Migration("analytics.0002_support_regions", _support),
         Migration("analytics.0003_sql_cache", _sql_cache),
         Migration("analytics.0004_origin_lookup", _origin_lookup),
+        Migration("analytics.0005_origin_tail", _origin_tail),
     ]
 
 

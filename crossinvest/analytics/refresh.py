@@ -315,7 +315,7 @@ def _refresh_structure(
         "_an_k_origins",
         key=f"origins:{sh}",
     )
-    materialize.append_origins(con, "_an_k_origins")
+    materialize.append_origins(con, "_an_k_origins", refresh=True)
     _delete_for(con, "_an_s1", ("an_enterprises",))
     # S1's direct rows and every touched enterprise's penetrated rows, by rowid: an_groups
     # is unchanged since the snapshot (rowids hold within a transaction).

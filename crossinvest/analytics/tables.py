@@ -174,6 +174,16 @@ ORIGIN_LOOKUP_COLUMNS = {
 }
 
 
+def add_origin_tail(con: duckdb.DuckDBPyConnection) -> None:
+    """Migration: ``investor_origins.appended`` marks the rows refreshes appended.
+
+    NULL for a full rebuild's rows (the sorted body), true for the refreshes' tail,
+    which each refresh rewrites as one sorted run (``materialize.append_origins``).
+    Rows appended before this migration count as body until the next rebuild.
+    """
+    run(con, "ALTER TABLE investor_origins ADD COLUMN appended BOOLEAN")
+
+
 # SQL for the column ``eh`` of investor_origins rows (see add_origin_lookup).
 ORIGINS_EH = "hash(enterprise_uscc)"
 

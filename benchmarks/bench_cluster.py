@@ -45,7 +45,7 @@ def child(source: str, path: str, cluster: bool) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--file", type=Path, required=True)
+    ap.add_argument("--file", type=Path)
     ap.add_argument("--source", default="tax")
     ap.add_argument("--runs", type=int, default=2)
     ap.add_argument("--child", nargs=3)
@@ -53,6 +53,8 @@ def main() -> None:
     if a.child:
         print(json.dumps(child(a.child[0], a.child[1], a.child[2] == "1")))
         return
+    if a.file is None:
+        ap.error("--file is required")
     out: dict[bool, list[float]] = {True: [], False: []}
     for _ in range(a.runs):
         for cluster in (True, False):

@@ -103,6 +103,11 @@ def test_resident_ids_never_stored(home, samples):
             "SELECT count(*), count(person_id_hash), count(investor_id) FROM shareholders WHERE is_person"
         ).fetchone()
         assert persons[0] > 0 and persons[1] == persons[0] and persons[2] == 0
+        # The hash is stored once, in investor_key; the view derives the column from it.
+        assert con.execute("SELECT count(person_id_hash) FROM shareholders_rows").fetchone() == (0,)
+        assert con.execute(
+            "SELECT count(*) FROM shareholders WHERE is_person AND 'P:' || person_id_hash <> investor_key"
+        ).fetchone() == (0,)
         assert (
             con.execute(
                 "SELECT person_division FROM shareholders WHERE investor_name = '王芳' AND enterprise_uscc = '91310107283FQEFLCL'"
@@ -302,15 +307,20 @@ def test_freshness_is_kept_through_loads_and_rollbacks(home, samples):
     from crossinvest.warehouse.freshness import COVERAGE
 
     def kept_and_counted(wh):
-        kept = {r[0]: (r[1], r[2]) for r in wh.con.execute("SELECT * FROM source_freshness").fetchall()}
+        kept = {
+            r[0]: (r[1], r[2]) for r in wh.con.execute("SELECT * FROM source_freshness").fetchall()
+        }
         counted = {s: tuple(wh.con.execute(sql).fetchone()) for s, sql in COVERAGE.items()}
         return kept, counted
 
     with connect(home) as wh:
         kept, counted = kept_and_counted(wh)
         assert kept == counted == {s: (0, None) for s in COVERAGE}
-        for name, file in (("registry", "registry.xlsx"), ("shareholders", "shareholders.csv"),
-                           ("stats", "stats.tsv")):
+        for name, file in (
+            ("registry", "registry.xlsx"),
+            ("shareholders", "shareholders.csv"),
+            ("stats", "stats.tsv"),
+        ):
             load_file(wh, name, samples / file)
         tax = load_file(wh, "tax", samples / "tax.csv")
         load_file(wh, "tax", samples / "tax_correction.csv")

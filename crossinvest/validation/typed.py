@@ -9,7 +9,7 @@ few flagged rows into reject rows with a join, never a Python loop.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from crossinvest.sources import Source
 from crossinvest.validation.rules import ERROR, WARNING, Check, field_sql, identity_checks, q
@@ -24,9 +24,6 @@ class TypedPlan:
     errors: list[Check]
     warnings: list[Check]
     outputs: list[str]  # warehouse columns produced, in table order
-    # Warehouse columns the insert computes from other typed columns (alias ``t``)
-    # instead of reading them from the typed table, where they are left NULL.
-    insert_exprs: dict[str, str] = field(default_factory=dict)
 
 
 def _derived(source: Source) -> dict[str, str]:
@@ -51,8 +48,8 @@ def _derived(source: Source) -> dict[str, str]:
             # subexpressions are evaluated once per reference (5x the whole statement).
             "investor_uscc": "CASE WHEN NOT _is_person AND _iuscc_ok THEN p_investor_id END",
             "person_division": "CASE WHEN _is_person AND length(p_investor_id) >= 15 THEN left(p_investor_id, 6) END",
-            # The hash is already in investor_key ('P:' || hash): not stored twice in
-            # the typed table (64 bytes a person, ~0.8 GB at 24M rows), see _INSERT_EXPRS.
+            # The hash is already in investor_key ('P:' || hash): not stored twice
+            # (64 bytes a person); the shareholders view derives the column from it.
             "person_id_hash": "NULL::VARCHAR",
             "investor_key": (
                 "CASE WHEN _is_person AND p_investor_id IS NOT NULL THEN 'P:' || _pid_hash "
@@ -96,7 +93,9 @@ _GROUP_DERIVED: dict[tuple[str, ...], dict[str, str]] = {
 }
 
 
-def _categorical_joins(source: Source, staged_table: str, present: set[str]) -> tuple[list[str], list[str], set[str]]:
+def _categorical_joins(
+    source: Source, staged_table: str, present: set[str]
+) -> tuple[list[str], list[str], set[str]]:
     """(l1 columns, joins, names they define) for the categorical groups present in the file.
 
     Every group is one LEFT JOIN of the staged table against its distinct values
@@ -127,14 +126,6 @@ def _categorical_joins(source: Source, staged_table: str, present: set[str]) -> 
     return cols, joins, defined
 
 
-# investor_key is 'P:' || hash exactly when a person's ID is given (else 'N:' || name).
-_INSERT_EXPRS: dict[str, dict[str, str]] = {
-    "shareholders": {
-        "person_id_hash": "CASE WHEN t.is_person AND starts_with(t.investor_key, 'P:') THEN substr(t.investor_key, 3) END"
-    },
-}
-
-
 def _level3_extra(source: Source, defined: set[str]) -> dict[str, str]:
     """Source-specific values needed by the level-4 columns, each evaluated once."""
     if source.name == "shareholders":
@@ -154,9 +145,7 @@ def _level3_extra(source: Source, defined: set[str]) -> dict[str, str]:
 
 def _level4(source: Source) -> dict[str, str]:
     if source.name == "shareholders":
-        person = (
-            "COALESCE(_person_declared, COALESCE(_rid_ok, false) AND NOT COALESCE(_iuscc_ok, false))"
-        )
+        person = "COALESCE(_person_declared, COALESCE(_rid_ok, false) AND NOT COALESCE(_iuscc_ok, false))"
         return {
             "_is_person": person,
             # Keyed hash of the ID (the key is a session variable, see load.set_secret).
@@ -193,7 +182,8 @@ def plan_typed(
 
     cat_cols, cat_joins, cat_defined = _categorical_joins(source, staged_table, present)
     l1 = ", ".join(
-        [f"{p.clean} AS c_{name}" for name, p in pieces.items() if f"c_{name}" not in cat_defined] + cat_cols
+        [f"{p.clean} AS c_{name}" for name, p in pieces.items() if f"c_{name}" not in cat_defined]
+        + cat_cols
     )
     l2 = ", ".join(f"{expr} AS {col}" for p in pieces.values() for col, expr in p.level2.items())
     l3_parts = [f"{expr} AS {col}" for p in pieces.values() for col, expr in p.level3.items()]
@@ -226,7 +216,9 @@ def plan_typed(
     def mask(cs: list[Check]) -> str:
         if not cs:
             return "0::BIGINT"
-        return " + ".join(f"(CASE WHEN {c.predicate} THEN {1 << i} ELSE 0 END)::BIGINT" for i, c in enumerate(cs))
+        return " + ".join(
+            f"(CASE WHEN {c.predicate} THEN {1 << i} ELSE 0 END)::BIGINT" for i, c in enumerate(cs)
+        )
 
     select_cols = []
     for col in table_columns:
@@ -246,14 +238,16 @@ def plan_typed(
         {" ".join(joins)}
     ) l3) l4
     """
-    insert_exprs = {c: e for c, e in _INSERT_EXPRS.get(source.name, {}).items() if c in table_columns}
-    return TypedPlan(
-        sql=sql, errors=errors, warnings=warnings, outputs=list(table_columns), insert_exprs=insert_exprs
-    )
+    return TypedPlan(sql=sql, errors=errors, warnings=warnings, outputs=list(table_columns))
 
 
 def checks_values_sql(errors: list[Check], warnings: list[Check]) -> str:
     """A VALUES list (mask, bit, column, reason, severity) describing every check."""
-    rows = [f"('_err', {i}, {q(c.column)}, {q(c.reason)}, {q(ERROR)})" for i, c in enumerate(errors)]
-    rows += [f"('_warn', {i}, {q(c.column)}, {q(c.reason)}, {q(WARNING)})" for i, c in enumerate(warnings)]
+    rows = [
+        f"('_err', {i}, {q(c.column)}, {q(c.reason)}, {q(ERROR)})" for i, c in enumerate(errors)
+    ]
+    rows += [
+        f"('_warn', {i}, {q(c.column)}, {q(c.reason)}, {q(WARNING)})"
+        for i, c in enumerate(warnings)
+    ]
     return "(VALUES " + ", ".join(rows) + ") AS c(mask, bit, column_name, reason, severity)"

@@ -245,7 +245,7 @@ def _insert_batch(
             f"""
             INSERT INTO {source.table} (batch_id, row_no, is_current, {col_list})
             SELECT {batch_id}, t._row, d._last_row IS NULL OR d._last_row = t._row,
-                   {", ".join(plan.insert_exprs.get(c, "t." + c) for c in cols)}
+                   {", ".join("t." + c for c in cols)}
             FROM {typed} t LEFT JOIN {typed}_last d ON {match}
             WHERE t._err = 0 {order}
             """,

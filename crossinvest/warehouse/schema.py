@@ -241,6 +241,29 @@ def _cluster_record_rows(con: duckdb.DuckDBPyConnection) -> None:
         run(con, f"ALTER TABLE {new} RENAME TO {table}")
 
 
+# A person's keyed ID hash as the shareholders view gives it: investor_key is
+# 'P:' || hash exactly when a person's ID was given. Rows loaded before
+# core.0006 also kept it in person_id_hash itself.
+PERSON_ID_HASH = (
+    "COALESCE(person_id_hash, CASE WHEN is_person AND starts_with(investor_key, 'P:') "
+    "THEN substr(investor_key, 3) END)"
+)
+
+
+def _person_id_hash_derived(con: duckdb.DuckDBPyConnection) -> None:
+    """The shareholders view derives ``person_id_hash`` from ``investor_key``.
+
+    The loader stored the same 64-hex-digit hash twice per person (``investor_key``
+    and ``person_id_hash``); writing the second copy was ~15 % of the shareholders'
+    insert. New rows keep ``person_id_hash`` NULL.
+    """
+    run(
+        con,
+        "CREATE OR REPLACE VIEW shareholders AS SELECT * REPLACE "
+        f"({PERSON_ID_HASH} AS person_id_hash) FROM shareholders_rows WHERE is_current",
+    )
+
+
 @hookimpl
 def register_migrations() -> list[Migration]:
     return [
@@ -249,6 +272,7 @@ def register_migrations() -> list[Migration]:
         Migration("core.0003_investor_uscc", _investor_uscc),
         Migration("core.0004_source_freshness", _source_freshness),
         Migration("core.0005_cluster_record_rows", _cluster_record_rows),
+        Migration("core.0006_person_id_hash_derived", _person_id_hash_derived),
     ]
 
 

@@ -67,7 +67,9 @@ def child_load(source: str, path: str, plugins: bool) -> dict:
 
 
 def run_child(args: list[str]) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", *args], capture_output=True, text=True
+    )
     if proc.returncode != 0:
         raise SystemExit(proc.stderr)
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -78,12 +80,18 @@ def main() -> None:
     ap.add_argument("--enterprises", type=int, default=1_000_000)
     ap.add_argument("--source", action="append", choices=["registry", "shareholders"])
     ap.add_argument("--data", type=Path, default=ROOT / "bench-data")
-    ap.add_argument("--with-plugins", action="store_true", help="include the statistics refresh in the load")
+    ap.add_argument(
+        "--with-plugins", action="store_true", help="include the statistics refresh in the load"
+    )
     ap.add_argument("--child", nargs="+")
     a = ap.parse_args()
     if a.child:
         kind, *rest = a.child
-        out = child_baseline(rest[0]) if kind == "baseline" else child_load(rest[0], rest[1], rest[2] == "1")
+        out = (
+            child_baseline(rest[0])
+            if kind == "baseline"
+            else child_load(rest[0], rest[1], rest[2] == "1")
+        )
         out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(json.dumps(out))
         return
@@ -94,7 +102,9 @@ def main() -> None:
     if not (data / "registry.csv").exists():
         t = time.perf_counter()
         generate(data, enterprises=a.enterprises, seed=7, noise=False, formats="csv")
-        print(f"generated {a.enterprises:,} enterprises in {time.perf_counter() - t:.1f}s -> {data}")
+        print(
+            f"generated {a.enterprises:,} enterprises in {time.perf_counter() - t:.1f}s -> {data}"
+        )
     for source in a.source or ["registry", "shareholders"]:
         path = data / f"{source}.csv"
         size = path.stat().st_size / 1e6

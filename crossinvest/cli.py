@@ -57,10 +57,15 @@ def rich_table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
 @app.command()
 def ingest(
     source: Annotated[str, typer.Argument(help="registry | shareholders | tax | stats")],
-    files: Annotated[list[Path], typer.Argument(help="交付文件 / delivered files (CSV, TSV, XLSX)")],
+    files: Annotated[
+        list[Path], typer.Argument(help="交付文件 / delivered files (CSV, TSV, XLSX)")
+    ],
     json_: JsonOption = False,
     strict: Annotated[
-        bool, typer.Option("--strict", help="任何一行有误即拒收整个文件 / refuse the file if any row fails")
+        bool,
+        typer.Option(
+            "--strict", help="任何一行有误即拒收整个文件 / refuse the file if any row fails"
+        ),
     ] = False,
 ) -> None:
     """载入交付文件 / Load delivered files into the warehouse."""
@@ -76,7 +81,9 @@ def ingest(
         wh = connect()
     except WarehouseBusy as e:
         # A running server owns the warehouse: hand the loads to it.
-        raise typer.Exit(_ingest_via_server(source, files, json_=json_, strict=strict, busy=str(e))) from e
+        raise typer.Exit(
+            _ingest_via_server(source, files, json_=json_, strict=strict, busy=str(e))
+        ) from e
     with wh:
         for path in files:
             if not path.is_file():
@@ -97,7 +104,9 @@ def ingest(
         raise typer.Exit(2)
 
 
-def _ingest_via_server(source: str, files: list[Path], *, json_: bool, strict: bool, busy: str) -> int:
+def _ingest_via_server(
+    source: str, files: list[Path], *, json_: bool, strict: bool, busy: str
+) -> int:
     from crossinvest.config import current_home
     from crossinvest.web.client import (
         LoadFailed,
@@ -124,7 +133,9 @@ def _ingest_via_server(source: str, files: list[Path], *, json_: bool, strict: b
         if json_:
             print_json(result)
         else:
-            out.print(f"{result.get('file')} → 批次 {result.get('batch')}：载入 {result.get('rows_loaded')} 行（经运行中的服务）")
+            out.print(
+                f"{result.get('file')} → 批次 {result.get('batch')}：载入 {result.get('rows_loaded')} 行（经运行中的服务）"
+            )
     return code
 
 
@@ -139,7 +150,16 @@ def batches(json_: JsonOption = False) -> None:
     if json_:
         print_json(rows)
         return
-    cols = ["batch", "source", "file", "rows_read", "rows_loaded", "rows_rejected", "status", "loaded_at"]
+    cols = [
+        "batch",
+        "source",
+        "file",
+        "rows_read",
+        "rows_loaded",
+        "rows_rejected",
+        "status",
+        "loaded_at",
+    ]
     out.print(rich_table("载入批次 / batches", cols, [[r[c] for c in cols] for r in rows]))
 
 
@@ -160,14 +180,18 @@ def rollback(
     if json_:
         print_json(info)
     else:
-        out.print(f"已撤销批次 {batch}（{info['source']}，{info['file']}），移除 {info['rows_removed']} 行。")
+        out.print(
+            f"已撤销批次 {batch}（{info['source']}，{info['file']}），移除 {info['rows_removed']} 行。"
+        )
 
 
 @app.command()
 def demo(
     enterprises: Annotated[int, typer.Option(help="上海企业数 / number of enterprises")] = 20000,
     seed: Annotated[int, typer.Option(help="随机种子 / seed")] = 42,
-    serve: Annotated[bool, typer.Option(help="载入后启动网页 / serve the dashboard afterwards")] = True,
+    serve: Annotated[
+        bool, typer.Option(help="载入后启动网页 / serve the dashboard afterwards")
+    ] = True,
     host: Annotated[str, typer.Option(help="监听地址 / host")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="端口 / port")] = 8000,
 ) -> None:

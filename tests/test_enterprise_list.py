@@ -81,11 +81,18 @@ def test_page_columns_match_the_figure(con, one_origin: bool) -> None:  # type: 
     year = _year(con)
     flt = None
     if one_origin:
-        prov = max(stats(con, "inbound", str(year), ["origin_province"]).rows, key=lambda r: r["enterprises"])
+        prov = max(
+            stats(con, "inbound", str(year), ["origin_province"]).rows,
+            key=lambda r: r["enterprises"],
+        )
         flt = {"origin_province": [prov["origin_province"]]}
     want = stats(con, "inbound", str(year), ["district"], filters=flt).total
     rows = el.enterprise_list(
-        ReadContext(con, LOCAL_ANALYST), kind="inbound", period=str(year), filters=flt, limit=100_000
+        ReadContext(con, LOCAL_ANALYST),
+        kind="inbound",
+        period=str(year),
+        filters=flt,
+        limit=100_000,
     )["rows"]
     assert len(rows) == want["enterprises"]
     assert sum(r["investment_wan"] or 0 for r in rows) == pytest.approx(want["investment_wan"])

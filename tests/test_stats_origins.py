@@ -166,7 +166,9 @@ def test_migration_gives_existing_origins_the_holding_columns(tmp_path):
         # Back to the table as analytics.0001 made it, with its old index.
         for c in ORIGIN_LOOKUP_COLUMNS:
             wh.con.execute(f"ALTER TABLE investor_origins DROP COLUMN {c}")
-        wh.con.execute("CREATE INDEX ix_investor_origins_enterprise ON investor_origins (enterprise_uscc)")
+        wh.con.execute(
+            "CREATE INDEX ix_investor_origins_enterprise ON investor_origins (enterprise_uscc)"
+        )
         wh.con.execute("DELETE FROM _migrations WHERE name = 'analytics.0004_origin_lookup'")
     with connect(home) as wh:
         assert sorted(fetch_all(wh.con, f"SELECT {cols} FROM investor_origins")) == before

@@ -61,7 +61,9 @@ def q(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
 
-def _unit_factor_sql(unit_col: str, default_unit: str, fx: dict[str, float], currency_col: str | None) -> str:
+def _unit_factor_sql(
+    unit_col: str, default_unit: str, fx: dict[str, float], currency_col: str | None
+) -> str:
     """A CASE giving the factor that turns (number, unit) into 万元; NULL for an unknown unit."""
     default = UNIT_TO_WAN[default_unit]
     whens = [f"WHEN {unit_col} = {q(u)} THEN {f!r}" for u, f in UNIT_TO_WAN.items()]
@@ -119,28 +121,39 @@ def field_sql(source: Source, f: Field, present: bool, fx: dict[str, float]) -> 
         if f.kind == "uscc":
             l3[f"v_{f.name}"] = f"ci_uscc_valid({p})"
             checks.append(
-                Check(f.name, f"{c} IS NOT NULL AND NOT v_{f.name}", f"「{label}」校验位不符或格式错误")
+                Check(
+                    f.name,
+                    f"{c} IS NOT NULL AND NOT v_{f.name}",
+                    f"「{label}」校验位不符或格式错误",
+                )
             )
     elif f.kind == "date":
         l2[p] = f"ci_parse_date({c})"
         out[f.name] = p
         checks.append(Check(f.name, f"{c} IS NOT NULL AND {p} IS NULL", f"「{label}」不是有效日期"))
     elif f.kind == "money":
-        cur = "c_currency" if (source.name == "registry" and f.name == "registered_capital") else None
+        cur = (
+            "c_currency" if (source.name == "registry" and f.name == "registered_capital") else None
+        )
         l2[f"m_{f.name}"] = f"ci_money_parts({c})"
         l3[f"u_{f.name}"] = _unit_factor_sql(f"m_{f.name}.unit", f.unit or "万元", fx, cur)
         value = f"(m_{f.name}.num * u_{f.name})"
         out[f"{f.name}_wan"] = value
         checks.append(
-            Check(f.name, f"{c} IS NOT NULL AND (m_{f.name}.num IS NULL OR u_{f.name} IS NULL)",
-                  f"「{label}」不是有效金额")
+            Check(
+                f.name,
+                f"{c} IS NOT NULL AND (m_{f.name}.num IS NULL OR u_{f.name} IS NULL)",
+                f"「{label}」不是有效金额",
+            )
         )
         if not f.signed:
             checks.append(Check(f.name, f"{value} < 0", f"「{label}」为负数"))
     elif f.kind == "count":
         l2[p] = f"ci_parse_count({c})"
         out[f.name] = p
-        checks.append(Check(f.name, f"{c} IS NOT NULL AND {p} IS NULL", f"「{label}」不是有效的非负整数"))
+        checks.append(
+            Check(f.name, f"{c} IS NOT NULL AND {p} IS NULL", f"「{label}」不是有效的非负整数")
+        )
     elif f.kind == "ratio":
         # Fast path for bare numbers: '35' -> 0.35, '0.35' -> 0.35.
         l2[p] = (
@@ -165,8 +178,12 @@ def field_sql(source: Source, f: Field, present: bool, fx: dict[str, float]) -> 
         # Resolved by a join in the loader (rg_<name> = matching ref_regions code).
         out[f.name] = f"rg_{f.name}"
         checks.append(
-            Check(f.name, f"{c} IS NOT NULL AND rg_{f.name} IS NULL", f"「{label}」不在 GB/T 2260 行政区划代码中",
-                  WARNING)
+            Check(
+                f.name,
+                f"{c} IS NOT NULL AND rg_{f.name} IS NULL",
+                f"「{label}」不在 GB/T 2260 行政区划代码中",
+                WARNING,
+            )
         )
     elif f.kind == "industry":
         # Fast paths for '6513' and 'I6513'; anything else goes through the macro.
@@ -180,8 +197,12 @@ def field_sql(source: Source, f: Field, present: bool, fx: dict[str, float]) -> 
         # Resolved by a join in the loader (ind_<name> = matching 小类 code).
         out[f.name] = f"ind_{f.name}"
         checks.append(
-            Check(f.name, f"{c} IS NOT NULL AND ind_{f.name} IS NULL",
-                  f"「{label}」不在 GB/T 4754-2017 小类中或门类字母不符", WARNING)
+            Check(
+                f.name,
+                f"{c} IS NOT NULL AND ind_{f.name} IS NULL",
+                f"「{label}」不在 GB/T 4754-2017 小类中或门类字母不符",
+                WARNING,
+            )
         )
     else:  # pragma: no cover - sources.py and this module move together
         raise ValueError(f"unknown field kind {f.kind!r}")

@@ -96,7 +96,9 @@ class Warehouse:
         self.close()
 
 
-def connect(home: Home | None = None, *, read_only: bool = False, migrate: bool = True) -> Warehouse:
+def connect(
+    home: Home | None = None, *, read_only: bool = False, migrate: bool = True
+) -> Warehouse:
     """Open (and create or upgrade) the warehouse under ``home``.
 
     >>> import tempfile, pathlib

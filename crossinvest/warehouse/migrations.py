@@ -38,8 +38,13 @@ def all_migrations() -> list[Migration]:
 
 
 def applied(con: duckdb.DuckDBPyConnection) -> list[str]:
-    run(con, "CREATE TABLE IF NOT EXISTS _migrations (name VARCHAR PRIMARY KEY, applied_at TIMESTAMP)")
-    return [r[0] for r in run(con, "SELECT name FROM _migrations ORDER BY applied_at, name").fetchall()]
+    run(
+        con,
+        "CREATE TABLE IF NOT EXISTS _migrations (name VARCHAR PRIMARY KEY, applied_at TIMESTAMP)",
+    )
+    return [
+        r[0] for r in run(con, "SELECT name FROM _migrations ORDER BY applied_at, name").fetchall()
+    ]
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:

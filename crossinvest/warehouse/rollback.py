@@ -25,7 +25,9 @@ class BatchNotFound(LookupError):
 def rollback_batch(wh: Warehouse, batch_id: int) -> dict[str, Any]:
     """Undo batch ``batch_id`` in one transaction; every figure returns to before it."""
     con = wh.con
-    row = fetch_one(con, "SELECT source, file_name, sha256, status FROM batches WHERE batch_id = ?", [batch_id])
+    row = fetch_one(
+        con, "SELECT source, file_name, sha256, status FROM batches WHERE batch_id = ?", [batch_id]
+    )
     if row is None:
         raise BatchNotFound(f"批次 {batch_id} 不存在；用 crossinvest batches 查看所有批次。")
     source_name, file_name, digest, status = row
@@ -40,7 +42,9 @@ def rollback_batch(wh: Warehouse, batch_id: int) -> dict[str, Any]:
             f"CREATE TEMP TABLE {affected} AS SELECT DISTINCT {keys} FROM {source.table} "
             f"WHERE batch_id = {batch_id} AND is_current",
         )
-        removed = fetch_one(con, f"SELECT count(*) FROM {source.table} WHERE batch_id = {batch_id}")[0]  # type: ignore[index]
+        removed = fetch_one(
+            con, f"SELECT count(*) FROM {source.table} WHERE batch_id = {batch_id}"
+        )[0]  # type: ignore[index]
         run(con, f"DELETE FROM {source.table} WHERE batch_id = {batch_id}")
         reelect_current(con, source, affected)
         refresh_freshness(con, source_name)
@@ -49,8 +53,15 @@ def rollback_batch(wh: Warehouse, batch_id: int) -> dict[str, Any]:
             "UPDATE batches SET status = 'rolled_back', rolled_back_at = now() WHERE batch_id = ?",
             [batch_id],
         )
-        get_plugin_manager().hook.after_rollback(con=con, batch=Batch(batch_id, source_name, file_name, digest))
+        get_plugin_manager().hook.after_rollback(
+            con=con, batch=Batch(batch_id, source_name, file_name, digest)
+        )
         run(con, f"DROP TABLE {affected}")
     ensure_indexes(con)  # a full rebuild of the statistics in the rollback dropped some
-    return {"batch": batch_id, "source": source_name, "file": file_name, "rows_removed": removed,
-            "status": "rolled_back"}
+    return {
+        "batch": batch_id,
+        "source": source_name,
+        "file": file_name,
+        "rows_removed": removed,
+        "status": "rolled_back",
+    }

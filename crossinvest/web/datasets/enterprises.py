@@ -96,7 +96,9 @@ def paths_up(con: Any, root: str) -> list[dict[str, Any]]:
         holdings: dict[str, list[dict[str, Any]]] = {}
         for h in fetch_dicts(
             con,
-            origin_rows(len(keys), "enterprise_uscc, investor_key, investor_name, is_person, share_ratio"),
+            origin_rows(
+                len(keys), "enterprise_uscc, investor_key, investor_name, is_person, share_ratio"
+            ),
             [*keys, *keys],
         ):
             holdings.setdefault(h["enterprise_uscc"], []).append(h)

@@ -119,7 +119,9 @@ def freshness(ctx: ReadContext) -> dict:
     """Per source: current rows, the latest data it covers, and its last load."""
     counted = {
         r[0]: (r[1], r[2])
-        for r in fetch_all(ctx.con, "SELECT source, current_rows, latest_data FROM source_freshness")
+        for r in fetch_all(
+            ctx.con, "SELECT source, current_rows, latest_data FROM source_freshness"
+        )
     }
     out = []
     for source in _COVERAGE_LABEL:

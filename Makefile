@@ -29,6 +29,8 @@ demo: setup
 
 test: setup system-deps
 	$(BIN)/ruff check crossinvest tests benchmarks
+	$(BIN)/ruff format --check crossinvest tests benchmarks
+	$(BIN)/mypy crossinvest/warehouse crossinvest/validation crossinvest/readers crossinvest/analytics
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: setup

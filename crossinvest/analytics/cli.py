@@ -191,11 +191,11 @@ def enterprise_command(
     from rich.console import Console
     from rich.table import Table
 
-    e = prof["enterprise"]
+    ent = prof["enterprise"]
     c = Console()
-    region = (e.get("region") or {}).get("name") or "未知"
+    region = (ent.get("region") or {}).get("name") or "未知"
     c.print(
-        f"[bold]{e['name']}[/bold]  {e['enterprise_key']}  {region}  成立 {e['established_on']}  {e['status'] or ''}"
+        f"[bold]{ent['name']}[/bold]  {ent['enterprise_key']}  {region}  成立 {ent['established_on']}  {ent['status'] or ''}"
     )
     t = Table(title="股东及来源地")
     for col in ("股东", "类型", "认缴（万元）", "来源地", "依据"):

@@ -289,6 +289,7 @@ def period_facts(
         new=ibis.ifelse(e.est_ym >= start_ym, 1, 0).cast("int64"),
     )
     if measures is None:
+        assert yearly is not None, "period_facts needs yearly or measures"
         y = yearly.filter(yearly.year == end_ym // 100)
         months = [f"t{m:02d}" for m in range(start_ym % 100, end_ym % 100 + 1)]
         y = y.select(

@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias
 
 import duckdb
 import ibis
@@ -28,7 +28,7 @@ from crossinvest.analytics.sqlcache import cached_sql
 from crossinvest.warehouse.connection import fetch_all, run
 
 # An expression, or a function building it (so a cached compile skips building too).
-ExprLike = ir.Table | Callable[[], ir.Table]
+ExprLike: TypeAlias = ir.Table | Callable[[], ir.Table]
 
 
 def _expr(e: ExprLike) -> ir.Table:
@@ -127,8 +127,10 @@ class DuckDBEngine:
         import ibis.expr.operations as ops
 
         if isinstance(table.op(), ops.UnboundTable):
-            return int(run(self.con, f'SELECT count(*) FROM "{table.get_name()}"').fetchone()[0])
-        return int(run(self.con, f"SELECT count(*) FROM ({self.sql(table)})").fetchone()[0])
+            sql = f'SELECT count(*) FROM "{table.get_name()}"'
+        else:
+            sql = f"SELECT count(*) FROM ({self.sql(table)})"
+        return int(fetch_all(self.con, sql)[0][0])
 
     def drop(self, table: ir.Table) -> None:
         name = table.get_name()

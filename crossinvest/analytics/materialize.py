@@ -18,11 +18,11 @@ import ibis
 import ibis.expr.types as ir
 
 from crossinvest.analytics import cube, model, penetration
-from crossinvest.analytics.engine import DuckDBEngine
+from crossinvest.analytics.engine import DuckDBEngine, Engine
 from crossinvest.analytics.lookups import refresh_lookups
 from crossinvest.analytics.subsets import insert_captured, restrict, restrict_linked
 from crossinvest.analytics.tables import LEVELS, ORIGINS_EH, get_state, set_state
-from crossinvest.warehouse.connection import fetch_one, run
+from crossinvest.warehouse.connection import fetch_all, fetch_one, run
 
 CUBE_KEY_SQL = (
     "hash(kind, level, mask, o_prov, o_pref, o_dist, e_region, e_div, e_sec, est_b, end_b, src, tm)"
@@ -67,7 +67,7 @@ class Inputs:
     support: ir.Table
 
 
-def inputs(eng: DuckDBEngine) -> Inputs:
+def inputs(eng: Engine) -> Inputs:
     return Inputs(
         registry=eng.table("registry"),
         shareholders=eng.table("shareholders"),
@@ -86,6 +86,7 @@ def lookup_signature(con: duckdb.DuckDBPyConnection) -> str:
         "SELECT count(*), coalesce(sum(hash(code, province_code, prefecture_code, district_code, domestic)), 0) "
         "FROM an_region_lookup",
     )
+    assert row is not None  # an aggregate returns one row
     return f"{row[0]}:{row[1]}"
 
 
@@ -291,17 +292,21 @@ def build_pen(
             "enterprise_key", "origin_code", "via_person", "share"
         )
         edges_all = eng.table("an_pen_edges")
-        edges = eng.materialize(
-            lambda edges_all=edges_all, side=side: edges_all.filter(edges_all.side == side).select(
+
+        def side_edges(edges_all: ir.Table = edges_all, side: str = side) -> ir.Table:
+            return edges_all.filter(edges_all.side == side).select(
                 "child_key", "parent_key", "share"
-            ),
+            )
+
+        edges = eng.materialize(
+            side_edges,
             f"_an_edges_{side}",
             key=f"pen_edges:{side}",
         )
         starts = edges.select(start_key=edges.parent_key).distinct()
         if tgt is not None:
             starts = starts.filter(starts.start_key.isin(tgt.enterprise_key))
-        n_starts = fetch_one(
+        n_starts = fetch_all(
             eng.con,
             f'SELECT count(*) FROM "{edges.get_name()}"'
             + (
@@ -309,13 +314,17 @@ def build_pen(
                 if tgt is None
                 else f' WHERE parent_key IN (SELECT enterprise_key FROM "{targets}")'
             ),
-        )[0]
+        )[0][0]
         # G, the enterprises paths pass through: read by both steps below.
         g = penetration.engine_parents(eng, edges, f"_an_pen_{tag}_gp", f"pen:{tag}:gp")
         if n_starts:  # a small delivery often reaches no enterprise paths pass through
             res = penetration.enumerate_paths(eng, terms, edges, starts, tag=tag, parents=g)
+
+            def with_side(res: ir.Table = res, side: str = side) -> ir.Table:
+                return res.mutate(side=ibis.literal(side))
+
             eng.insert(
-                lambda res=res, side=side: res.mutate(side=ibis.literal(side)),
+                with_side,
                 "an_pen_start",
                 key=f"pen_start:{tag}",
             )

@@ -249,7 +249,7 @@ def _links(
                 "record_id": first[id_col],
                 "method": first["link_method"],
             }
-            matches = [
+            matches: list[dict[str, Any] | None] = [
                 lk for lk in links if lk["source"] == source and lk["record_key"] == record_key
             ] or [None]
             for lk in matches:

@@ -134,7 +134,12 @@ def stats(
             raise DimError(
                 f"来源维度「{d}」筛选多个取值时无法按企业去重计算合计：请每次筛选一个取值"
             )
-    args = {"kind": kind, "period": p, "penetrate": penetrate, "include_persons": include_persons}
+    args: dict[str, Any] = {
+        "kind": kind,
+        "period": p,
+        "penetrate": penetrate,
+        "include_persons": include_persons,
+    }
     served = "cube"
     if engine is None:
         eng = DuckDBEngine(con)

@@ -189,7 +189,7 @@ def _checksum_sql(kind: str) -> str:
 
     both = low["h"] | low["l"] << 1
     if kind == "uscc":
-        weights = (*USCC_WEIGHTS, 1)  # the check char closes the sum: total = 0
+        weights: tuple[int, ...] = (*USCC_WEIGHTS, 1)  # the check char closes the sum: total = 0
         m = 31
 
         def parts(w: str) -> tuple[str, str]:

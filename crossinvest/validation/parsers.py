@@ -134,6 +134,7 @@ def parse_ratio(s: str | None) -> float | None:
     if parts is None or parts[0] is None:
         return None
     num, unit = parts
+    assert num is not None  # checked above
     if unit == "%":
         return num / 100
     if unit == "":

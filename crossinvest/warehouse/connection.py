@@ -108,7 +108,7 @@ def connect(
     0
     """
     home = (home or current_home()).ensure()
-    config = {
+    config: dict[str, str | bool | int | float | list[str]] = {
         "threads": 2,
         # Keep well under the 4 GiB budget; DuckDB spills to temp_directory beyond it.
         "memory_limit": "2500MB",

@@ -29,7 +29,8 @@ def retire_superseded(con: duckdb.DuckDBPyConnection, source: Source, typed: str
         WHERE t.is_current AND {_key_match(source, "t", "n")}
         """,
     )
-    return cur.fetchone()[0] if cur.description else 0
+    row = cur.fetchone() if cur.description else None
+    return row[0] if row else 0
 
 
 def reelect_current(con: duckdb.DuckDBPyConnection, source: Source, affected: str) -> None:

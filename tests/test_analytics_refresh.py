@@ -15,7 +15,7 @@ import itertools
 
 import pytest
 
-from crossinvest.analytics import materialize, plugin, query, refresh, subsets
+from crossinvest.analytics import materialize, measures, plugin, query, refresh, subsets
 from crossinvest.warehouse.batches import Batch
 from crossinvest.warehouse.connection import fetch_all, run, transaction
 from crossinvest.warehouse.schema import FILL_INVESTOR_USCC
@@ -420,7 +420,7 @@ def test_the_full_build_of_yearly_rows_in_parts_gives_the_same_rows(world, monke
     try:
         materialize.rebuild_all(con)
         whole, whole_order = yearly(), stored_keys()
-        monkeypatch.setattr(materialize, "MEASURE_PART_KEYS", 2)  # several parts
+        monkeypatch.setattr(measures, "MEASURE_PART_KEYS", 2)  # several parts
         materialize.rebuild_all(con)
         in_parts, parts_order = yearly(), stored_keys()
     finally:

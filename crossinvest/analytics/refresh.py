@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import duckdb
 
-from crossinvest.analytics import delta, materialize, model, subsets
+from crossinvest.analytics import delta, materialize, measures, model, subsets
 from crossinvest.analytics.delta import keep_changed
 from crossinvest.analytics.engine import DuckDBEngine
 from crossinvest.analytics.lookups import refresh_lookups
@@ -201,12 +201,12 @@ def refresh_enterprises(
         )
         _snapshot(con, "_an_touched", create=True)
         _delete_for(con, "_an_touched", ("an_yearly",))
-        materialize.build_measures(eng, inp, "_an_touched", groups="_an_og", capture=new_yearly)
+        measures.build_measures(eng, inp, "_an_touched", groups="_an_og", capture=new_yearly)
         new_groups, new_ents = "_an_og", "_an_oe"  # only the yearly rows move
     else:
         new_groups = subsets.empty_copy(con, "an_groups", "_an_ng")
         new_ents = _refresh_structure(con, eng, inp, seeds, registry_changed, relinked)
-    new_h = materialize.compute_horizon(con)
+    new_h = measures.compute_horizon(con)
     n_touched = _count(con, "SELECT count(*) FROM _an_touched")
     n_cube = _count(con, "SELECT count(*) FROM an_enterprises")
     if new_h != horizon or n_touched > FULL_FRACTION * max(n_cube, 1):
@@ -386,7 +386,7 @@ def _refresh_structure(
     )
     _delete_for(con, "_an_ydel", ("an_yearly",))
     if _count(con, "SELECT count(*) FROM _an_ykeys"):
-        materialize.build_measures(eng, inp, "_an_ykeys", groups="_an_ng", capture="_an_ny")
+        measures.build_measures(eng, inp, "_an_ykeys", groups="_an_ng", capture="_an_ny")
     run(
         con,
         """INSERT INTO _an_ny SELECT * FROM _an_oy

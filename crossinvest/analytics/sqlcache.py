@@ -34,6 +34,7 @@ _MODULES = (
     "answer",
     "penetration",
     "materialize",
+    "measures",
     "refresh",
     "subsets",
     "delta",

@@ -23,7 +23,7 @@ from crossinvest.analytics.lookups import refresh_lookups
 from crossinvest.analytics.measures import build_measures, compute_horizon
 from crossinvest.analytics.subsets import insert_captured, restrict
 from crossinvest.analytics.tables import LEVELS, ORIGINS_EH, get_state, set_state
-from crossinvest.warehouse.connection import fetch_all, fetch_one, run
+from crossinvest.warehouse.connection import fetch_all, fetch_one, run, table_ddl
 
 CUBE_KEY_SQL = (
     "hash(kind, level, mask, o_prov, o_pref, o_dist, e_region, e_div, e_sec, est_b, end_b, src, tm)"
@@ -208,15 +208,9 @@ def rebuild_origins(con: duckdb.DuckDBPyConnection) -> None:
 
 def recreate_empty(con: duckdb.DuckDBPyConnection, table: str) -> None:
     """Drop ``table`` (its indexes with it) and create it again, empty, from its own DDL."""
-    row = fetch_one(
-        con,
-        "SELECT sql FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = ?",
-        [table],
-    )
-    if row is None:
-        raise ValueError(f"no table {table!r}")
+    ddl = table_ddl(con, table)
     run(con, f'DROP TABLE "{table}"')
-    run(con, row[0])
+    run(con, ddl)
 
 
 def build_enterprise_tables(

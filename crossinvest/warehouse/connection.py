@@ -60,6 +60,19 @@ def fetch_all(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> l
     return run(con, sql, params).fetchall()
 
 
+def table_ddl(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    """The ``CREATE TABLE`` statement of the warehouse table ``table`` (not a temp table)."""
+    row = fetch_one(
+        con,
+        "SELECT sql FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = ? "
+        "AND NOT temporary",
+        [table],
+    )
+    if row is None:
+        raise ValueError(f"no table {table!r}")
+    return str(row[0])
+
+
 def fetch_dicts(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> list[dict]:
     cur = run(con, sql, params)
     cols = [d[0] for d in cur.description]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import duckdb
 
 from crossinvest.hooks import hookimpl
-from crossinvest.warehouse.connection import run
+from crossinvest.warehouse.connection import run, table_ddl
 from crossinvest.warehouse.migrations import Migration
 
 # Columns common to every source table, ahead of the source's own.
@@ -223,20 +223,15 @@ def _cluster_record_rows(con: duckdb.DuckDBPyConnection) -> None:
     copied sorted into a new one of the same definition, which replaces it.
     """
     from crossinvest.sources import SOURCES
-    from crossinvest.warehouse.lookups import BASE_INDEXES
 
     for source in SOURCES.values():
         if source.cluster is None:
             continue
         table, new = source.table, f"{source.table}_clustered"
-        ddl = run(
-            con, "SELECT sql FROM duckdb_tables() WHERE table_name = ? AND NOT temporary", [table]
-        ).fetchall()[0][0]
+        ddl = table_ddl(con, table)
         run(con, ddl.replace(f"CREATE TABLE {table}", f"CREATE TABLE {new}", 1))
         run(con, f"INSERT INTO {new} SELECT * FROM {table} ORDER BY batch_id, {source.cluster}")
-        for name, (t, _column) in BASE_INDEXES.items():
-            if t == table:
-                run(con, f'DROP INDEX IF EXISTS "{name}"')  # ensure_indexes builds it again
+        # Its lookup index goes with it; ensure_indexes builds it again.
         run(con, f"DROP TABLE {table}")
         run(con, f"ALTER TABLE {new} RENAME TO {table}")
 

@@ -259,6 +259,12 @@ def _person_id_hash_derived(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _name_index(con: duckdb.DuckDBPyConnection) -> None:
+    from crossinvest.warehouse.name_index import create_tables
+
+    create_tables(con)
+
+
 @hookimpl
 def register_migrations() -> list[Migration]:
     return [
@@ -268,6 +274,7 @@ def register_migrations() -> list[Migration]:
         Migration("core.0004_source_freshness", _source_freshness),
         Migration("core.0005_cluster_record_rows", _cluster_record_rows),
         Migration("core.0006_person_id_hash_derived", _person_id_hash_derived),
+        Migration("core.0007_name_index", _name_index),
     ]
 
 

@@ -57,6 +57,8 @@ class ServerState:
             cache.end_write()
             for hook in hooks:
                 hook()
+            # After the hooks: a warm-up they start reads while the index catches up.
+            writer.submit_name_index()
 
         writer = Writer(wh, on_begin=cache.begin_write, on_end=committed)
         state = cls(home, wh, token or secrets.token_urlsafe(24), cache, writer)
@@ -65,6 +67,7 @@ class ServerState:
         # is busy on, so making one never waits behind a load.
         state._source = wh.con.cursor()
         writer.start()
+        writer.submit_name_index()  # rows loaded while no server ran (the command line)
         if inbox_interval is not None:
             state.inbox = InboxWatcher(home.root / "inbox", writer, interval=inbox_interval)
             state.inbox.start()

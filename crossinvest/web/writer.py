@@ -38,6 +38,9 @@ class Job:
     params: dict[str, Any]
     origin: str  # 'api', 'upload', 'inbox', 'cli', 'page'
     fn: Callable[[Warehouse], dict[str, Any]] = field(repr=False)
+    # False for upkeep that no answer depends on (the name index): it neither moves
+    # the cache's version nor counts as a write (no after-write hooks, no warm-up).
+    changes_data: bool = True
     status: str = "queued"  # queued, running, done, refused, failed
     result: dict[str, Any] | None = None
     error: dict[str, str] | None = None
@@ -67,6 +70,10 @@ class Job:
             "started_at": iso(self.started_at),
             "finished_at": iso(self.finished_at),
         }
+
+
+def _noop() -> None:
+    pass
 
 
 class Refused(Exception):
@@ -123,9 +130,10 @@ class Writer:
         params: dict[str, Any],
         origin: str,
         on_done: Callable[[Job], None] | None = None,
+        changes_data: bool = True,
     ) -> Job:
         with self._lock:
-            job = Job(next(self._ids), kind, params, origin, fn)
+            job = Job(next(self._ids), kind, params, origin, fn, changes_data=changes_data)
             if on_done is not None:
                 job.on_done.append(on_done)
             self._jobs[job.id] = job
@@ -193,13 +201,24 @@ class Writer:
         params = {"link": link_id, "decision": decision, "reviewer": reviewer}
         return self.submit("link", work, params=params, origin=origin)
 
+    def submit_name_index(self, *, origin: str = "server") -> Job:
+        """Queue bringing the search's name index up to date (``warehouse.name_index.refresh``)."""
+
+        def work(wh: Warehouse) -> dict[str, Any]:
+            from crossinvest.warehouse.name_index import refresh
+
+            return refresh(wh.con)
+
+        return self.submit("name_index", work, params={}, origin=origin, changes_data=False)
+
     def job(self, job_id: int) -> Job | None:
         with self._lock:
             return self._jobs.get(job_id)
 
     def jobs(self) -> list[Job]:
+        """The jobs kept, oldest first; upkeep (``changes_data=False``) is not listed."""
         with self._lock:
-            return list(self._jobs.values())
+            return [j for j in self._jobs.values() if j.changes_data]
 
     def pending(self) -> int:
         return self._queue.qsize()
@@ -216,20 +235,21 @@ class Writer:
     def _run(self, job: Job) -> None:
         job.status = "running"
         job.started_at = time.time()
-        self._on_begin()
+        begin, end = (self._on_begin, self._on_end) if job.changes_data else (_noop, _noop)
+        begin()
         try:
             result = job.fn(self.wh)
         except Refused as e:
-            self._on_end()
+            end()
             self._finish(job, "refused", error={"code": "refused", "message": str(e)})
         except Exception as e:  # a failed load has rolled back; the server keeps serving
-            self._on_end()
+            end()
             log.error("write job %s failed:\n%s", job.id, traceback.format_exc())
             self._finish(
                 job, "failed", error={"code": "failed", "message": f"{type(e).__name__}: {e}"}
             )
         else:
-            self._on_end()
+            end()
             self._finish(job, "done", result=result)
 
     @staticmethod

@@ -10,6 +10,7 @@ from typing import Any
 
 from crossinvest.access.gate import ReadContext, dataset
 from crossinvest.analytics.tables import origin_rows
+from crossinvest.warehouse import name_index
 from crossinvest.warehouse.connection import fetch_dicts
 from crossinvest.warehouse.lookups import fetch_by_keys
 from crossinvest.web.envelope import not_found
@@ -17,37 +18,43 @@ from crossinvest.web.envelope import not_found
 MAX_DEPTH = 10  # definitions.md: a path stops after 10 levels
 
 
+SEARCH_COLUMNS = """enterprise_key, uscc, name, region_code, industry_code, industry_section,
+    strftime(established_on, '%Y-%m-%d') AS established_on, registered_capital_wan, status"""
+
+
 @dataset("search", guard="enterprise")
 def search(ctx: ReadContext, *, q: str, cursor: str | None = None, limit: int = 50) -> dict:
-    """Enterprises whose name contains ``q`` or whose USCC / registration number starts with it."""
+    """Enterprises whose name contains ``q`` (any case) or whose USCC / registration number starts with it.
+
+    Answered from the name index (``warehouse.name_index``) when it can; else by
+    reading every current name (0.4-0.6 s at 10M names).
+    """
     q = q.strip()
     if not q:
         return {"rows": [], "next": None}
     scope_sql, scope_params = ctx.scope.sql("region_code")
-    # contains() on the raw name where case cannot matter (Chinese, digits): at 11M
-    # names it is ~5x faster than ILIKE, which folds the case of every name first.
-    if q.lower() != q.upper():
-        match, params = ["contains(lower(name), ?)"], [q.lower()]
-    else:
-        match, params = ["contains(name, ?)"], [q]
-    if q.isascii() and q.isalnum():  # a USCC or registration number being typed
-        match += ["starts_with(uscc, ?)", "starts_with(reg_no, ?)"]
-        params += [q.upper(), q]
-    where = [f"({' OR '.join(match)})", scope_sql]
-    params += scope_params
-    if cursor is not None:
-        where.append("enterprise_key > ?")
-        params.append(cursor)
-    rows = fetch_dicts(
+    rows = name_index.search(
         ctx.con,
-        f"""
-        SELECT enterprise_key, uscc, name, region_code, industry_code, industry_section,
-               strftime(established_on, '%Y-%m-%d') AS established_on, registered_capital_wan, status
-        FROM registry WHERE {" AND ".join(where)}
-        ORDER BY enterprise_key LIMIT ?
-        """,
-        [*params, limit + 1],
+        q,
+        columns=SEARCH_COLUMNS,
+        where=scope_sql,
+        params=scope_params,
+        cursor=cursor,
+        limit=limit,
     )
+    if rows is None:
+        match, params = name_index.match_sql(q)
+        where = [match, scope_sql]
+        params += scope_params
+        if cursor is not None:
+            where.append("enterprise_key > ?")
+            params.append(cursor)
+        rows = fetch_dicts(
+            ctx.con,
+            f"SELECT {SEARCH_COLUMNS} FROM registry WHERE {' AND '.join(where)} "
+            "ORDER BY enterprise_key LIMIT ?",
+            [*params, limit + 1],
+        )
     nxt = None
     if len(rows) > limit:
         rows = rows[:limit]

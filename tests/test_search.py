@@ -25,11 +25,12 @@ def con(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-de
     wh.close()
 
 
-def _found(con: Any, q: str) -> list[str]:
+def _found(con: Any, q: str, limit: int = 4) -> list[str]:
+    """Every page of the search's answer, following ``next``."""
     keys: list[str] = []
     cursor = None
     while True:
-        page = search(ReadContext(con, LOCAL_ANALYST), q=q, cursor=cursor, limit=4)
+        page = search(ReadContext(con, LOCAL_ANALYST), q=q, cursor=cursor, limit=limit)
         keys += [r["enterprise_key"] for r in page["rows"]]
         cursor = page["next"]
         if cursor is None:

@@ -101,7 +101,16 @@ def _state(con: duckdb.DuckDBPyConnection) -> tuple[int, int, int] | None:
 
 
 def covered_batch(con: duckdb.DuckDBPyConnection) -> int | None:
-    """The last batch whose registry rows are indexed, or None when the index is not built."""
+    """The last batch whose registry rows are indexed, or None when the index is not built.
+
+    Also None on a warehouse opened read-only before migration ``core.0007`` ran:
+    asked first, since a failed query would end the caller's read transaction.
+    """
+    have = fetch_one(
+        con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'name_index_state'"
+    )
+    if not have or not have[0]:
+        return None
     st = _state(con)
     return None if st is None else st[0]
 

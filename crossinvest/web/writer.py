@@ -223,6 +223,11 @@ class Writer:
     def pending(self) -> int:
         return self._queue.qsize()
 
+    def upkeep_running(self) -> bool:
+        """Whether an upkeep job (``changes_data=False``) is queued or running."""
+        with self._lock:
+            return any(not j.changes_data and not j.finished for j in self._jobs.values())
+
     # -- the thread ------------------------------------------------------------
 
     def _loop(self) -> None:

@@ -23,6 +23,8 @@ async def health(request: Request) -> Response:
         "warehouse_version": state.cache.version,
         "writer_pending": state.writer.pending(),
         "warming_up": state.warming,
+        # Upkeep the writer runs for no one's request (the search's name index).
+        "upkeep_running": state.writer.upkeep_running(),
         "uptime_s": round(time.time() - state.started_at, 1),
         "cache": {"hits": state.cache.hits, "misses": state.cache.misses},
     }

@@ -16,6 +16,7 @@ import itertools
 import pytest
 
 from crossinvest.analytics import materialize, measures, plugin, query, refresh, subsets
+from crossinvest.analytics.tables import get_state
 from crossinvest.warehouse.batches import Batch
 from crossinvest.warehouse.connection import fetch_all, run, transaction
 from crossinvest.warehouse.schema import FILL_INVESTOR_USCC
@@ -159,6 +160,19 @@ def appended_origins(con) -> list[str]:
     return [r[2] for r in rows[first:]]
 
 
+def sorted_tail(con, table: str) -> list[str]:
+    """The keys of ``table``'s rows after its rebuild body, in storage order; checks they are one sorted run."""
+    body = int(get_state(con)[f"body:{table}"])
+    keys = [
+        r[0]
+        for r in fetch_all(
+            con, f"SELECT enterprise_key FROM {table} WHERE rowid >= {body} ORDER BY rowid"
+        )
+    ]
+    assert keys == sorted(keys), f"{table}: the rows refreshes appended are not one run by key"
+    return keys
+
+
 def deliver(con, batch: int, source: str, sql: list[str], supersede: list[str] = ()) -> str:
     with transaction(con):
         for s in supersede:
@@ -249,6 +263,9 @@ def test_loads_and_rollbacks_stay_equal_to_a_cold_recompute(world):
     tail = appended_origins(con)
     assert tail_after_registry and set(tail_after_registry) <= set(tail)
     assert {NEW, SH[4]} <= set(tail)
+    # So are an_enterprises' and an_yearly's, by key (materialize.sort_tails).
+    ents = sorted_tail(con, "an_enterprises")
+    assert {NEW, SH[4]} <= set(ents) and len(ents) > 2
 
     # 3. tax and stats deliveries (measures only)
     deliver(
@@ -274,6 +291,8 @@ def test_loads_and_rollbacks_stay_equal_to_a_cold_recompute(world):
     )
     assert refresh_mode(con, 4) == refresh_mode(con, 5) == "incremental"
     assert_tables_equal_full_rebuild(con)
+    assert {NEW, SH[1]} <= set(sorted_tail(con, "an_yearly"))
+    assert set(ents) <= set(sorted_tail(con, "an_enterprises"))
 
     # Roll everything back, newest first: figures return to what they were.
     undo(con, 5, "stats", "stats_rows")

@@ -129,6 +129,7 @@ def _rebuild_all(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
     rebuild_cube(con, horizon)
     timings["cube"] = time.perf_counter() - t1
     set_state(con, built="1", h0=horizon[0], h1=horizon[1], lookup_sig=lookup_signature(con))
+    mark_sorted_bodies(con)
     eng.drop_all()
     timings["total"] = time.perf_counter() - t0
     return timings
@@ -204,6 +205,44 @@ def rebuild_origins(con: duckdb.DuckDBPyConnection) -> None:
     finally:
         if keep_order and keep_order[0]:
             run(con, "SET preserve_insertion_order = true")
+
+
+# Tables a full rebuild stores in key order and a page reads by key (an enterprise
+# list's page): each refresh keeps the rows appended since as one sorted run.
+SORTED_BY_KEY = ("an_enterprises", "an_yearly")
+
+
+def mark_sorted_bodies(con: duckdb.DuckDBPyConnection) -> None:
+    """After a full rebuild: record where each ``SORTED_BY_KEY`` table's sorted body ends."""
+    for table in SORTED_BY_KEY:
+        row = fetch_one(con, f"SELECT count(*) FROM {table}")
+        set_state(con, **{f"body:{table}": row[0] if row else 0})
+
+
+def sort_tails(con: duckdb.DuckDBPyConnection) -> None:
+    """Rewrite the rows refreshes appended after each ``SORTED_BY_KEY`` table's body as one sorted run.
+
+    A refresh appends its rows unsorted: each of its row groups spans every key,
+    so a lookup by key read one more row group per refresh (an enterprise list's
+    page at 10M: 7 of 95 row groups of an_enterprises after eight refreshes, 71
+    ms -> 103 ms). The body is the rows a full rebuild wrote, rowids below the
+    mark: rows appended get larger rowids. Should DuckDB ever renumber rows (it
+    may compact deletions at a checkpoint), some appended rows count as body and
+    stay where they are: slower lookups, never different rows.
+    """
+    st = get_state(con)
+    for table in SORTED_BY_KEY:
+        body = st.get(f"body:{table}")
+        if body is None:
+            continue  # not rebuilt since this was introduced: no body known
+        tail = f"_an_tail_{table}"
+        run(
+            con,
+            f"CREATE OR REPLACE TEMP TABLE {tail} AS SELECT * FROM {table} WHERE rowid >= {int(body)}",
+        )
+        run(con, f"DELETE FROM {table} WHERE rowid >= {int(body)}")
+        run(con, f"INSERT INTO {table} SELECT * FROM {tail} ORDER BY enterprise_key")
+        run(con, f"DROP TABLE {tail}")
 
 
 def recreate_empty(con: duckdb.DuckDBPyConnection, table: str) -> None:

@@ -219,6 +219,7 @@ def refresh_enterprises(
             sql = materialize.cube_rows_sql(eng, *horizon, copies=copies)
             run(con, f"CREATE OR REPLACE TEMP TABLE {target} AS {sql}")
         delta.merge_delta(con, "_an_old", "_an_new")
+    materialize.sort_tails(con)
     for t in ("_an_old", "_an_new", "_an_og", "_an_oe", "_an_oy", "_an_ng", "_an_ny", "_an_ne"):
         run(con, f"DROP TABLE IF EXISTS {t}")
     eng.drop_all()

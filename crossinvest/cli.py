@@ -185,6 +185,32 @@ def rollback(
         )
 
 
+@app.command("name-index")
+def name_index_command(
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="从头重建 / build it again from scratch")
+    ] = False,
+    json_: JsonOption = False,
+) -> None:
+    """更新企业搜索的名称索引 / Bring the search's name index up to date (normally automatic).
+
+    The running server does this itself after it starts and after every load;
+    this is for a warehouse loaded from the command line, before serving it.
+    """
+    from crossinvest.warehouse import name_index
+    from crossinvest.warehouse.connection import connect, run
+
+    with connect() as wh:
+        if rebuild:
+            run(wh.con, "DELETE FROM name_index_state")  # refresh then builds it in full
+        info = name_index.refresh(wh.con)
+    if json_:
+        print_json(info)
+    else:
+        mode = {"full": "已重建", "append": "已追加", "current": "已是最新"}[info["mode"]]
+        out.print(f"名称索引{mode}：{info['rows']:,} 行登记记录，{info['seconds']:.1f} 秒。")
+
+
 @app.command()
 def demo(
     enterprises: Annotated[int, typer.Option(help="上海企业数 / number of enterprises")] = 20000,

@@ -206,3 +206,18 @@ def test_the_server_builds_and_keeps_the_index(tmp_path: Path) -> None:
         cur.close()
     finally:
         state.close()
+
+
+def test_the_command_builds_appends_and_rebuilds(tmp_path: Path) -> None:
+    import json
+
+    from tests.conftest import run_cli
+
+    home = demo_home(tmp_path / "home")
+    modes = []
+    for args in (["--json"], ["--json"], ["--rebuild", "--json"]):
+        r = run_cli("name-index", *args, home=home, check=True)
+        modes.append(json.loads(r.stdout)["mode"])
+    assert modes == ["full", "current", "full"]
+    r = run_cli("name-index", home=home, check=True)
+    assert "名称索引已是最新" in r.stdout, r.stdout

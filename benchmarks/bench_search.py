@@ -151,10 +151,8 @@ def main() -> None:
     with connect(Home(root)) as wh:
         con = wh.con
         out["registry_rows"] = con.execute("SELECT count(*) FROM registry_rows").fetchall()[0][0]
-        if args.rebuild:
-            con.execute("DELETE FROM name_index_state")  # refresh then builds it in full
         rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        out["build"] = name_index.refresh(con)
+        out["build"] = name_index.refresh(con, full=args.rebuild)
         out["build"]["peak_rss_mb"] = round(
             resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         )
@@ -162,14 +160,14 @@ def main() -> None:
         out["index_rows"] = con.execute("SELECT count(*) FROM name_grams").fetchall()[0][0]
         qs = queries(con)
         ctx = ReadContext(con, LOCAL_ANALYST)
-        real = name_index.covered_batch
+        real = name_index._built_state
 
         def scan(q: str) -> dict:
-            name_index.covered_batch = lambda con: None  # type: ignore[assignment]
+            name_index._built_state = lambda con: None  # type: ignore[assignment]
             try:
                 return search(ctx, q=q)
             finally:
-                name_index.covered_batch = real  # type: ignore[assignment]
+                name_index._built_state = real  # type: ignore[assignment]
 
         results = {}
         for label, q in qs.items():

@@ -198,12 +198,10 @@ def name_index_command(
     this is for a warehouse loaded from the command line, before serving it.
     """
     from crossinvest.warehouse import name_index
-    from crossinvest.warehouse.connection import connect, run
+    from crossinvest.warehouse.connection import connect
 
     with connect() as wh:
-        if rebuild:
-            run(wh.con, "DELETE FROM name_index_state")  # refresh then builds it in full
-        info = name_index.refresh(wh.con)
+        info = name_index.refresh(wh.con, full=rebuild)
     if json_:
         print_json(info)
     else:

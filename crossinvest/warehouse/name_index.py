@@ -37,7 +37,14 @@ from typing import Any
 
 import duckdb
 
-from crossinvest.warehouse.connection import fetch_all, fetch_dicts, fetch_one, run, transaction
+from crossinvest.warehouse.connection import (
+    fetch_all,
+    fetch_dicts,
+    fetch_one,
+    run,
+    table_ddl,
+    transaction,
+)
 from crossinvest.warehouse.lookups import by_keys
 
 GRAM_SHIFT = 2_097_152  # 2**21: above every Unicode code point
@@ -100,27 +107,27 @@ def _state(con: duckdb.DuckDBPyConnection) -> tuple[int, int, int] | None:
     return (int(row[0]), int(row[1]), int(row[2])) if row else None
 
 
-def covered_batch(con: duckdb.DuckDBPyConnection) -> int | None:
-    """The last batch whose registry rows are indexed, or None when the index is not built.
-
-    Also None on a warehouse opened read-only before migration ``core.0007`` ran:
-    asked first, since a failed query would end the caller's read transaction.
-    """
+def _built_state(con: duckdb.DuckDBPyConnection) -> tuple[int, int, int] | None:
+    """``_state``, or None on a warehouse opened read-only before migration ``core.0007``
+    ran: asked first, since a failed query would end the caller's read transaction."""
     have = fetch_one(
         con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'name_index_state'"
     )
-    if not have or not have[0]:
-        return None
-    st = _state(con)
+    return _state(con) if have and have[0] else None
+
+
+def covered_batch(con: duckdb.DuckDBPyConnection) -> int | None:
+    """The last batch whose registry rows are indexed, or None when the index is not built."""
+    st = _built_state(con)
     return None if st is None else st[0]
 
 
-def refresh(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+def refresh(con: duckdb.DuckDBPyConnection, *, full: bool = False) -> dict[str, Any]:
     """Index the registry rows loaded since the last refresh, in one transaction.
 
-    A full build when there is none yet or the rows appended since the last one
-    would pass ``REBUILD_SHARE`` of it; otherwise the new rows' entries are
-    appended. Returns ``{"mode": "full"|"append"|"current", "rows": n, "seconds": s}``.
+    A full build when asked (``full``), when there is none yet, or when the rows
+    appended since the last one would pass ``REBUILD_SHARE`` of it; otherwise the
+    new rows' entries are appended. Returns ``{"mode": "full"|"append"|"current", "rows": n, "seconds": s}``.
 
     >>> refresh(con)["mode"]
     'full'
@@ -129,7 +136,7 @@ def refresh(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     with transaction(con):
         top_row = fetch_one(con, "SELECT max(batch_id) FROM registry_rows")
         top = int(top_row[0]) if top_row and top_row[0] is not None else 0
-        st = _state(con)
+        st = None if full else _state(con)
         covered = st[0] if st else 0
         where = f"batch_id > {covered} AND batch_id <= {top}"
         stats = fetch_one(
@@ -176,10 +183,10 @@ def _full_build(con: duckdb.DuckDBPyConnection, top: int) -> int:
     )
     assert stats is not None
     rows, max_len, chars = int(stats[0]), int(stats[1] or 0), int(stats[2] or 0)
-    run(con, "DROP TABLE name_grams")
-    run(con, "DROP TABLE name_gram_counts")
-    run(con, INDEX_DDL.split(";")[0])
-    run(con, INDEX_DDL.split(";")[1])
+    for table in ("name_grams", "name_gram_counts"):  # emptied by recreating: no delete to store
+        ddl = table_ddl(con, table)
+        run(con, f"DROP TABLE {table}")
+        run(con, ddl)
     _insert_sorted(con, codes_sql(where))  # g < 0: before every gram
     grams = grams_sql(where, max_len)
     parts = max(1, -(-chars // PART_GRAMS))
@@ -248,8 +255,12 @@ def _source(where: str, params: Sequence[Any]) -> _Source:
     )
 
 
-def _name_source(con: duckdb.DuckDBPyConnection, ql: str) -> _Source:
-    """Candidates for names containing ``ql``: the rarest gram's rows (and the next rarest's)."""
+def _name_source(con: duckdb.DuckDBPyConnection, ql: str, indexed_rows: int) -> _Source:
+    """Candidates for names containing ``ql``: the rarest gram's rows (and the next rarest's).
+
+    ``indexed_rows``: registry rows the index holds (all versions, so an upper
+    bound of the enterprises).
+    """
     if len(ql) == 1:
         lo, hi = ord(ql) * GRAM_SHIFT, (ord(ql) + 1) * GRAM_SHIFT - 1
         row = fetch_one(
@@ -258,7 +269,7 @@ def _name_source(con: duckdb.DuckDBPyConnection, ql: str) -> _Source:
         n = int(row[0]) if row and row[0] is not None else 0
         if n == 0:
             return _Source("", [], done=True)
-        if n > EVERY_KEY_SHARE * indexed_rows(con):
+        if n > EVERY_KEY_SHARE * indexed_rows:
             # In many names: the range's rows span every key and sorting them costs
             # 0.1-0.2 s at 10M; reading the names in key order (g = -3) stops early.
             return _source(f"g = {KEY_G} AND contains(term, ?)", [ql])
@@ -284,12 +295,6 @@ def _name_source(con: duckdb.DuckDBPyConnection, ql: str) -> _Source:
     return _source(f"g = ?{also}", [ranked[0], *more])
 
 
-def indexed_rows(con: duckdb.DuckDBPyConnection) -> int:
-    """Registry rows the index holds (all versions, so an upper bound of the enterprises)."""
-    st = _state(con)
-    return 0 if st is None else st[1] + st[2]
-
-
 def search(
     con: duckdb.DuckDBPyConnection,
     q: str,
@@ -309,13 +314,14 @@ def search(
     None when the index cannot answer: not built, or more than ``MAX_CANDIDATES``
     candidates to check (the caller then reads every name).
     """
-    covered = covered_batch(con)
-    if covered is None:
+    st = _built_state(con)
+    if st is None:
         return None
+    covered = st[0]
     row = fetch_one(con, "SELECT lower(?)", [q])
     ql = str(row[0]) if row else q.lower()
     match, mparams = match_sql(q)
-    sources = [_name_source(con, ql)]
+    sources = [_name_source(con, ql, st[1] + st[2])]
     if is_code(q):
         sources += [
             _source(f"g = {USCC_G} AND term >= ? AND term < ?", [q.upper(), q.upper() + TOP]),

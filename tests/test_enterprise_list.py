@@ -98,3 +98,30 @@ def test_page_columns_match_the_figure(con, one_origin: bool) -> None:  # type: 
     assert sum(r["investment_wan"] or 0 for r in rows) == pytest.approx(want["investment_wan"])
     assert sum(r["tax_wan"] or 0 for r in rows) == pytest.approx(want["tax_wan"])
     assert all(r["origins"] and r["name"] for r in rows)
+
+
+def test_a_round_sums_only_the_enterprises_it_read_whole(con) -> None:  # type: ignore[no-untyped-def]
+    # The page takes the round's sums instead of reading the groups again: an
+    # enterprise whose rows the round's LIMIT cut in two must not be among them.
+    year = _year(con)
+    p = el.parse_period(str(year))
+    multi = con.execute(
+        """SELECT g.enterprise_key, g.penetrate, o.province_code, count(*), sum(g.investment_wan)
+           FROM an_groups g JOIN an_region_lookup o ON o.code = g.origin_code
+           WHERE g.kind = 'inbound' GROUP BY ALL HAVING count(*) > 1 ORDER BY 4 DESC, 1 LIMIT 1"""
+    ).fetchall()
+    assert multi, "the demo data has an enterprise with two groups from one province"
+    key, pen, prov, n, total = multi[0]
+    f = el._Filters("inbound", p, {"origin_province": [prov]}, pen, True)
+    before = con.execute(
+        """SELECT max(g.enterprise_key) FROM an_groups g JOIN an_region_lookup o ON o.code = g.origin_code
+           WHERE g.kind = 'inbound' AND g.penetrate = ? AND o.province_code = ? AND g.enterprise_key < ?""",
+        [pen, prov, key],
+    ).fetchall()[0][0]
+    cut: dict[str, dict[str, Any]] = {}
+    el._round_by_groups(con, f, before, n - 1, cut)  # the LIMIT ends inside key's rows
+    assert key not in cut
+    whole: dict[str, dict[str, Any]] = {}
+    el._round_by_groups(con, f, before, n + 5, whole)
+    assert whole[key]["investment_wan"] == pytest.approx(total)
+    assert whole[key] == el._group_sums(con, f, [key])[key] | {"n": n}

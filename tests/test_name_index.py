@@ -115,18 +115,37 @@ def test_too_many_candidates_falls_back_to_reading_every_name(wh, monkeypatch) -
     assert _found(con, q, limit=50) == _expected(con, q)
 
 
-def test_a_rare_fragment_reads_only_its_gram() -> None:
-    """The candidates of a rare gram come from a few row groups, not the whole index."""
+def _synthetic_registry(tmp_path: Path) -> Any:
+    """60,000 names in one batch, every one with 上海, stored in no order (by name or key).
+
+    Row groups of 2,048 rows, so that the index spans many and skipping them shows.
+    """
     import duckdb
 
     con = duckdb.connect()
+    con.execute(f"ATTACH '{tmp_path / 'names.duckdb'}' AS names (ROW_GROUP_SIZE 2048)")
+    con.execute("USE names")
     con.execute(
         """CREATE TABLE registry_rows AS
            SELECT 1 AS batch_id, true AS is_current, 'K' || lpad(i::VARCHAR, 7, '0') AS enterprise_key,
                   NULL::VARCHAR AS uscc, NULL::VARCHAR AS reg_no, '上海' || chr((19968 + i % 3000)::INTEGER)
                   || chr((19968 + (i * 7919) % 3001)::INTEGER) || '贸易有限公司' AS name
-           FROM range(60000) t(i)"""
+           FROM range(60000) t(i) ORDER BY hash(i)"""
     )
+    return con
+
+
+def _row_groups(con: Any, sql: str, params: list[Any]) -> tuple[int, int]:
+    """(row groups read, row groups in all) of the one table scan in ``sql``'s plan."""
+    plan = con.execute(f"EXPLAIN ANALYZE {sql}", params).fetchall()[0][1]
+    found = re.findall(r"Row Groups Scanned: (\d+) / (\d+)", plan)
+    assert len(found) == 1, plan
+    return int(found[0][0]), int(found[0][1])
+
+
+def test_a_rare_fragment_reads_only_its_gram(tmp_path: Path) -> None:
+    """The candidates of a rare gram come from a few row groups, not the whole index."""
+    con = _synthetic_registry(tmp_path)
     # A warehouse from before the index's migration (opened read-only): search scans.
     assert name_index.search(con, "上海", columns="enterprise_key") is None
     name_index.create_tables(con)
@@ -135,13 +154,13 @@ def test_a_rare_fragment_reads_only_its_gram() -> None:
         "SELECT substr(name, 3, 2) FROM registry_rows WHERE enterprise_key = 'K0012345'"
     ).fetchall()[0][0]
     g = name_index.gram_codes(q)[0]
-    plan = con.execute(
-        "EXPLAIN ANALYZE SELECT enterprise_key FROM name_grams WHERE g = ? AND enterprise_key > '' "
+    scanned, groups = _row_groups(
+        con,
+        "SELECT enterprise_key FROM name_grams WHERE g = ? AND enterprise_key > '' "
         "ORDER BY enterprise_key LIMIT 10",
         [g],
-    ).fetchall()[0][1]
-    scanned, groups = (int(x) for x in re.findall(r"Row Groups Scanned: (\d+) / (\d+)", plan)[0])
-    assert groups > 4 and scanned <= 2, plan  # the index is several row groups; one or two are read
+    )
+    assert groups > 4 and scanned <= 2  # the index is several row groups; one or two are read
     rows = name_index.search(con, q, columns="enterprise_key, name")
     assert rows is not None
     want = con.execute(
@@ -150,6 +169,26 @@ def test_a_rare_fragment_reads_only_its_gram() -> None:
     assert [r["enterprise_key"] for r in rows] == [w[0] for w in want] and "K0012345" in [
         w[0] for w in want
     ]
+
+
+def test_a_character_in_every_name_reads_the_first_names_by_key(tmp_path: Path) -> None:
+    """上 is in all names: the first by key come from the first row groups of the whole names."""
+    con = _synthetic_registry(tmp_path)
+    name_index.create_tables(con)
+    name_index.refresh(con)
+    # The whole names are stored in key order, so a top-N by key skips the rest.
+    source = name_index._name_source(con, "上", 60_000)
+    assert "contains(term" in source.sql  # the one-character path for a common character
+    for after in ("", "K0030000"):
+        scanned, groups = _row_groups(con, source.sql, [*source.params, after, 102])
+        assert scanned <= 3 and groups > 100, (after, scanned, groups)
+    for cursor in (None, "K0030000"):
+        rows = name_index.search(con, "上", columns="enterprise_key", cursor=cursor)
+        want = con.execute(
+            "SELECT enterprise_key FROM registry_rows WHERE enterprise_key > ? ORDER BY 1 LIMIT 51",
+            [cursor or ""],
+        ).fetchall()
+        assert rows is not None and [r["enterprise_key"] for r in rows] == [w[0] for w in want]
 
 
 @settings(

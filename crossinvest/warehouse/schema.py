@@ -265,6 +265,15 @@ def _name_index(con: duckdb.DuckDBPyConnection) -> None:
     create_tables(con)
 
 
+def _name_rows_by_key(con: duckdb.DuckDBPyConnection) -> None:
+    # Indexes built before this migration store the whole names (g = -3) in name
+    # order; forgetting the build makes the server's next upkeep build it again
+    # in key order. Until then search reads every name, as before any build.
+    from crossinvest.warehouse.name_index import forget
+
+    forget(con)
+
+
 @hookimpl
 def register_migrations() -> list[Migration]:
     return [
@@ -275,6 +284,7 @@ def register_migrations() -> list[Migration]:
         Migration("core.0005_cluster_record_rows", _cluster_record_rows),
         Migration("core.0006_person_id_hash_derived", _person_id_hash_derived),
         Migration("core.0007_name_index", _name_index),
+        Migration("core.0008_name_rows_by_key", _name_rows_by_key),
     ]
 
 

@@ -107,6 +107,12 @@ def targets(base: str) -> tuple[dict[str, str], dict[str, str]]:
     top = max((r for r in rows if r["origin_province"]), key=lambda r: r["investment_wan"])[
         "origin_province"
     ]
+    districts = json.loads(get(f"{base}/api/v1/stats/inbound?period={year}&by=district")[1])[
+        "data"
+    ]["rows"]
+    district = max((r for r in districts if r["district"]), key=lambda r: r["enterprises"])[
+        "district"
+    ]
     ent = json.loads(get(f"{base}/api/v1/stats/inbound/enterprises?period={year}&limit=1")[1])[
         "data"
     ]["rows"][0]
@@ -142,6 +148,8 @@ def targets(base: str) -> tuple[dict[str, str], dict[str, str]]:
         "stats inbound quarter": f"/api/v1/stats/inbound?period={year}Q2&by=origin_province",
         "overview inbound": f"/api/v1/overview?kind=inbound&year={year}",
         "enterprise list, one origin": f"/api/v1/stats/inbound/enterprises?period={year}&origin_province={top}",
+        "enterprise list, one district": f"/api/v1/stats/inbound/enterprises?period={year}&district={district}",
+        "enterprise list, unfiltered": f"/api/v1/stats/inbound/enterprises?period={year}",
         "enterprise profile": f"/api/v1/enterprises/{ent['uscc']}",
         "ownership chain": f"/api/v1/enterprises/{ent['uscc']}/chain",
         "search": f"/api/v1/enterprises?q={urllib.request.quote(ent['name'][2:6])}",

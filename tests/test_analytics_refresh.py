@@ -107,6 +107,7 @@ TABLES = {
     "investor_origins": "* EXCLUDE (appended)",
     "an_enterprises": "*",
     "an_groups": "kind, enterprise_key, origin_code, via_person, penetrate, round(investment_wan, 6), round(share, 9)",
+    "an_groups_by_key": "kind, enterprise_key, origin_code, via_person, penetrate, round(investment_wan, 6), round(share, 9)",
     "an_pen_edges": "side, child_key, parent_key, round(share, 9)",
     "an_pen_start": "side, start_key, origin_code, via_person, round(share9, 9), round(share10, 9), n9, n10",
     "an_yearly": "enterprise_key, year, "
@@ -142,6 +143,7 @@ def assert_tables_equal_full_rebuild(con) -> None:
         run(con, "ROLLBACK")
     for t in incremental:
         assert incremental[t] == full[t], t
+    assert incremental["an_groups_by_key"] == incremental["an_groups"]
 
 
 def appended_origins(con) -> list[str]:
@@ -266,6 +268,7 @@ def test_loads_and_rollbacks_stay_equal_to_a_cold_recompute(world):
     # So are an_enterprises' and an_yearly's, by key (materialize.sort_tails).
     ents = sorted_tail(con, "an_enterprises")
     assert {NEW, SH[4]} <= set(ents) and len(ents) > 2
+    assert {NEW, SH[4]} <= set(sorted_tail(con, "an_groups_by_key"))
 
     # 3. tax and stats deliveries (measures only)
     deliver(

@@ -11,6 +11,7 @@ over the horizon (the years the tax and statistics data cover).
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import duckdb
@@ -40,6 +41,7 @@ ALL_TABLES = (
     "investor_origins",
     "an_enterprises",
     "an_groups",
+    "an_groups_by_key",
     "an_pen_edges",
     "an_pen_start",
     "an_yearly",
@@ -123,6 +125,9 @@ def _rebuild_all(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
     timings["origins"] = time.perf_counter() - t0
     build_enterprise_tables(eng, inp, None, timings)
     build_pen(eng, None, timings)
+    t1 = time.perf_counter()
+    copy_groups_by_key(con)
+    timings["groups_by_key"] = time.perf_counter() - t1
     build_measures(eng, inp, None, timings)
     t1 = time.perf_counter()
     horizon = compute_horizon(con)
@@ -209,12 +214,19 @@ def rebuild_origins(con: duckdb.DuckDBPyConnection) -> None:
 
 # Tables a full rebuild stores in key order and a page reads by key (an enterprise
 # list's page): each refresh keeps the rows appended since as one sorted run.
-SORTED_BY_KEY = ("an_enterprises", "an_yearly")
+SORTED_BY_KEY = ("an_enterprises", "an_yearly", "an_groups_by_key")
 
 
-def mark_sorted_bodies(con: duckdb.DuckDBPyConnection) -> None:
+def copy_groups_by_key(con: duckdb.DuckDBPyConnection, rows: str = "an_groups") -> None:
+    """Append ``rows`` (an_groups' rows, or a refresh's copy of some) to ``an_groups_by_key``, sorted."""
+    run(con, f"INSERT INTO an_groups_by_key BY NAME SELECT * FROM {rows} ORDER BY enterprise_key")
+
+
+def mark_sorted_bodies(
+    con: duckdb.DuckDBPyConnection, tables: Sequence[str] = SORTED_BY_KEY
+) -> None:
     """After a full rebuild: record where each ``SORTED_BY_KEY`` table's sorted body ends."""
-    for table in SORTED_BY_KEY:
+    for table in tables:
         row = fetch_one(con, f"SELECT count(*) FROM {table}")
         set_state(con, **{f"body:{table}": row[0] if row else 0})
 

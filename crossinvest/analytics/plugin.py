@@ -36,6 +36,12 @@ def _origin_tail(con) -> None:
     add_origin_tail(con)
 
 
+def _groups_by_key(con) -> None:
+    from crossinvest.analytics.tables import add_groups_by_key
+
+    add_groups_by_key(con)
+
+
 @hookimpl
 def register_migrations() -> list[Migration]:
     return [
@@ -44,6 +50,7 @@ def register_migrations() -> list[Migration]:
         Migration("analytics.0003_sql_cache", _sql_cache),
         Migration("analytics.0004_origin_lookup", _origin_lookup),
         Migration("analytics.0005_origin_tail", _origin_tail),
+        Migration("analytics.0006_groups_by_key", _groups_by_key),
     ]
 
 

@@ -219,6 +219,15 @@ def refresh_enterprises(
             sql = materialize.cube_rows_sql(eng, *horizon, copies=copies)
             run(con, f"CREATE OR REPLACE TEMP TABLE {target} AS {sql}")
         delta.merge_delta(con, "_an_old", "_an_new")
+    if not measure_only:
+        # The touched enterprises' an_groups rows are now exactly _an_ng (the cube's
+        # delta relies on it too): the copy by key takes them in place of the old.
+        run(
+            con,
+            "DELETE FROM an_groups_by_key "
+            "WHERE enterprise_key IN (SELECT enterprise_key FROM _an_touched)",
+        )
+        materialize.copy_groups_by_key(con, "_an_ng")
     materialize.sort_tails(con)
     for t in ("_an_old", "_an_new", "_an_og", "_an_oe", "_an_oy", "_an_ng", "_an_ny", "_an_ne"):
         run(con, f"DROP TABLE IF EXISTS {t}")

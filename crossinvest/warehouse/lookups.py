@@ -164,6 +164,32 @@ def by_keys(table: str, column: str, n: int, columns: str = "*") -> str:
     return f'SELECT {columns} FROM "{table}" WHERE "{column}" IN ({holes})'
 
 
+def by_key_range(table: str, column: str, n: int, columns: str = "*") -> str:
+    """SQL reading the rows of ``table``, stored in ``column`` order, whose ``column`` is one of ``n`` parameters.
+
+    The parameters are ``key_range_params(keys)``: the keys, then the least and
+    the greatest. The range is a filter inside the scan: DuckDB skips the row
+    groups outside it by their min/max and hands the IN list's join only the
+    range's rows (an enterprise list's page at 10M: 32 ms against 43 ms with the
+    IN list alone, which joins every row of the row groups it reads). For tables
+    without that order, or read through an ART index, use ``by_keys``: any other
+    filter on the scan stops DuckDB from using the index.
+
+    >>> by_key_range("an_yearly", "enterprise_key", 2, "year")
+    'SELECT year FROM "an_yearly" WHERE "enterprise_key" IN (?, ?) AND "enterprise_key" BETWEEN ? AND ?'
+    """
+    return f'{by_keys(table, column, n, columns)} AND "{column}" BETWEEN ? AND ?'
+
+
+def key_range_params(keys: Sequence[str]) -> list[str]:
+    """Parameters of ``by_key_range`` for ``keys``.
+
+    >>> key_range_params(["b", "a"])
+    ['b', 'a', 'a', 'b']
+    """
+    return [*keys, min(keys), max(keys)]
+
+
 def fetch_by_keys(
     con: duckdb.DuckDBPyConnection,
     table: str,

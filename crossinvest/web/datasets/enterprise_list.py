@@ -15,7 +15,8 @@ bounded number of candidates in key order from the side the filters narrow:
   ``an_enterprises`` by index;
 - otherwise: candidates from ``an_enterprises``, stored by key (DuckDB's top-N
   filter then skips all but the first row groups; a district filter matches a
-  key prefix), checked against ``an_groups`` by index.
+  key prefix), checked against ``an_groups_by_key``, the same rows stored by
+  key: a page's keys are a row group or two of it.
 
 A round that fills the page ends it; the next round takes four times as many
 candidates. When both sides are filtered, or a few rounds have not filled the
@@ -32,7 +33,7 @@ from crossinvest.access.disclosure import ENTERPRISE_MONEY
 from crossinvest.access.gate import ReadContext, dataset
 from crossinvest.analytics.periods import Period, PeriodError, parse_period
 from crossinvest.warehouse.connection import fetch_dicts
-from crossinvest.warehouse.lookups import by_keys
+from crossinvest.warehouse.lookups import by_key_range, by_keys, key_range_params
 from crossinvest.web.envelope import bad_request
 
 # Which lookup column a filter reads: origin side (an_groups' origin) or enterprise side.
@@ -135,9 +136,9 @@ def _round_by_groups(
     sums.update((c["enterprise_key"], c) for c in complete)
     passing = fetch_dicts(
         con,
-        f"""WITH e AS MATERIALIZED ({by_keys("an_enterprises", "enterprise_key", len(keys))})
+        f"""WITH e AS MATERIALIZED ({by_key_range("an_enterprises", "enterprise_key", len(keys))})
             SELECT e.enterprise_key FROM e {_ENTERPRISE_JOINS} WHERE {f.ent} ORDER BY 1""",
-        [*keys, *f.ent_params],
+        [*key_range_params(keys), *f.ent_params],
     )
     more = sum(c["n"] for c in cand) == size
     return [r["enterprise_key"] for r in passing], keys[-1] if more else None
@@ -158,10 +159,10 @@ def _round_by_enterprises(
         return [], None
     passing = fetch_dicts(
         con,
-        f"""WITH g AS MATERIALIZED ({by_keys("an_groups", "enterprise_key", len(keys))})
+        f"""WITH g AS MATERIALIZED ({by_key_range("an_groups_by_key", "enterprise_key", len(keys))})
             SELECT DISTINCT g.enterprise_key FROM g LEFT JOIN an_region_lookup o ON o.code = g.origin_code
             WHERE {f.groups} ORDER BY 1""",
-        [*keys, *f.groups_params],
+        [*key_range_params(keys), *f.groups_params],
     )
     return [r["enterprise_key"] for r in passing], keys[-1] if len(cand) == size else None
 
@@ -248,23 +249,21 @@ def enterprise_list(
 def _group_sums(con: Any, f: _Filters, keys: list[str]) -> dict[str, dict[str, Any]]:
     """``_SUMMED`` for ``keys``, read from their group rows."""
     # With an origin filter the filter itself finds the rows: the direct rows are
-    # stored by kind and origin, so DuckDB reads the origin's few row groups
-    # (28 ms against 0.2-0.3 s at 10M, where the an_groups index is over the
-    # memory budget and reading by key scans 42M rows). Without one, by key (index).
+    # stored by kind and origin, so DuckDB reads the origin's few row groups.
+    # Without one, from the copy stored by key (10 ms at 10M; an_groups read by
+    # key scans 42M rows, 0.15-0.3 s, and its index is over the memory budget).
     if f.by_origin:
         holes = ", ".join("?" for _ in keys)
         rows = f"""SELECT g.*, {_ORIGIN} FROM an_groups g
             LEFT JOIN an_region_lookup o ON o.code = g.origin_code
             WHERE g.enterprise_key IN ({holes}) AND {f.groups}"""
+        params = [*keys, *f.groups_params]
     else:
-        rows = f"""WITH g AS MATERIALIZED ({by_keys("an_groups", "enterprise_key", len(keys))})
+        rows = f"""WITH g AS MATERIALIZED ({by_key_range("an_groups_by_key", "enterprise_key", len(keys))})
             SELECT g.*, {_ORIGIN} FROM g LEFT JOIN an_region_lookup o ON o.code = g.origin_code
             WHERE {f.groups}"""
-    groups = fetch_dicts(
-        con,
-        f"SELECT enterprise_key, {_SUMMED} FROM ({rows}) GROUP BY 1",
-        [*keys, *f.groups_params],
-    )
+        params = [*key_range_params(keys), *f.groups_params]
+    groups = fetch_dicts(con, f"SELECT enterprise_key, {_SUMMED} FROM ({rows}) GROUP BY 1", params)
     return {g["enterprise_key"]: g for g in groups}
 
 
@@ -288,8 +287,8 @@ def _details(
     months = ", ".join(f"t{m:02d}" for m in range(1, 13))
     rows = fetch_dicts(
         con,
-        f"""WITH e AS MATERIALIZED ({by_keys("an_enterprises", "enterprise_key", n)}),
-            y AS MATERIALIZED ({by_keys("an_yearly", "enterprise_key", n)}),
+        f"""WITH e AS MATERIALIZED ({by_key_range("an_enterprises", "enterprise_key", n)}),
+            y AS MATERIALIZED ({by_key_range("an_yearly", "enterprise_key", n)}),
             r AS MATERIALIZED ({
             by_keys(
                 "registry_rows",
@@ -315,7 +314,15 @@ def _details(
         LEFT JOIN y st ON st.enterprise_key = e.enterprise_key AND st.year = ?
         LEFT JOIN (SELECT * FROM r WHERE is_current) r ON r.enterprise_key = e.enterprise_key
         ORDER BY e.enterprise_key""",
-        [*keys, *keys, *keys, p.start_ym, p.end_ym, *f.ent_params[:2], p.year],
+        [
+            *key_range_params(keys),
+            *key_range_params(keys),
+            *keys,
+            p.start_ym,
+            p.end_ym,
+            *f.ent_params[:2],
+            p.year,
+        ],
     )
     out = []
     for row in rows:

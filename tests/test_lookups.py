@@ -204,7 +204,11 @@ def test_indexes_beyond_the_memory_budget_are_not_kept(
 
 
 def test_origin_rows_are_the_enterprises_rows(con) -> None:  # type: ignore[no-untyped-def]
-    from crossinvest.analytics.tables import origin_rows
+    from crossinvest.analytics.tables import (
+        ORIGIN_EQUALITIES_UP_TO,
+        origin_rows,
+        origin_rows_params,
+    )
 
     keys = [
         r[0]
@@ -213,11 +217,20 @@ def test_origin_rows_are_the_enterprises_rows(con) -> None:  # type: ignore[no-u
         ).fetchall()
     ]
     keys.append("no such enterprise")
-    got = fetch_dicts(con, origin_rows(len(keys)), [*keys, *keys])
-    want = fetch_dicts(
-        con, "SELECT * FROM investor_origins WHERE enterprise_uscc IN (SELECT unnest(?))", [keys]
-    )
-    assert got and _normal(got) == _normal(want)
+    many = [
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT enterprise_uscc FROM investor_origins ORDER BY 1 DESC LIMIT ?",
+            [ORIGIN_EQUALITIES_UP_TO + 4],
+        ).fetchall()
+    ]
+    assert len(many) > ORIGIN_EQUALITIES_UP_TO  # the IN-list form as well as the equalities
+    for ks in (keys, many):
+        got = fetch_dicts(con, origin_rows(len(ks)), origin_rows_params(ks))
+        want = fetch_dicts(
+            con, "SELECT * FROM investor_origins WHERE enterprise_uscc IN (SELECT unnest(?))", [ks]
+        )
+        assert got and _normal(got) == _normal(want)
     assert con.execute(
         "SELECT count(*) FROM investor_origins WHERE eh IS DISTINCT FROM hash(enterprise_uscc)"
     ).fetchone() == (0,)
@@ -231,22 +244,29 @@ def test_origin_rows_skip_row_groups_when_stored_by_hash() -> None:
     """
     import duckdb
 
-    from crossinvest.analytics.tables import origin_rows
+    from crossinvest.analytics.tables import origin_rows, origin_rows_params
 
     c = duckdb.connect()
     c.execute(
         "CREATE TABLE investor_origins AS SELECT * FROM (SELECT 'E' || (i // 5) AS enterprise_uscc, i AS v, "
         "hash('E' || (i // 5)) AS eh FROM range(40 * 122880) t(i)) ORDER BY eh"
     )
-    keys = ["E17", "E400000", "E900000"]
-    plan = _plan(c, origin_rows(3, "enterprise_uscc, v"), [*keys, *keys])
     import re
 
-    scanned = re.search(r"Row Groups Scanned: (\d+) / (\d+)", plan)
-    assert scanned, plan
-    assert int(scanned.group(2)) >= 40 and int(scanned.group(1)) <= 3, scanned.group()
-    rows = c.execute(origin_rows(3, "enterprise_uscc, v"), [*keys, *keys]).fetchall()
-    assert sorted(r[1] for r in rows) == sorted(int(k[1:]) * 5 + j for k in keys for j in range(5))
+    for keys in (["E17", "E400000", "E900000"], [f"E{i * 40_000 + 17}" for i in range(20)]):
+        sql, params = origin_rows(len(keys), "enterprise_uscc, v"), origin_rows_params(keys)
+        # Each enterprise's rows are in one row group (rarely two): the equalities read
+        # those, the IN list (beyond ORIGIN_EQUALITIES_UP_TO) those it keeps by min/max.
+        scanned = [
+            (int(a), int(b))
+            for a, b in re.findall(r"Row Groups Scanned: (\d+) / (\d+)", _plan(c, sql, params))
+        ]
+        assert scanned and all(total >= 40 for _, total in scanned), scanned
+        assert sum(read for read, _ in scanned) <= len(keys) + 1, scanned
+        rows = c.execute(sql, params).fetchall()
+        assert sorted(r[1] for r in rows) == sorted(
+            int(k[1:]) * 5 + j for k in keys for j in range(5)
+        )
 
 
 def test_penetrated_origins_skip_the_direct_rows_and_other_keys() -> None:

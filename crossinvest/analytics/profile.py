@@ -14,7 +14,7 @@ from typing import Any
 import duckdb
 
 from crossinvest.analytics.model import RULES, SHANGHAI
-from crossinvest.analytics.tables import origin_rows
+from crossinvest.analytics.tables import origin_rows, origin_rows_params
 from crossinvest.warehouse.connection import fetch_dicts
 from crossinvest.warehouse.lookups import fetch_by_keys, linked_records
 
@@ -173,7 +173,7 @@ def _investors(con: duckdb.DuckDBPyConnection, ent_uscc: str) -> list[dict[str, 
            FROM o
            LEFT JOIN an_region_lookup l ON l.code = o.origin_code
            ORDER BY o.subscribed_capital_wan DESC NULLS LAST, o.investor_name""",
-        [ent_uscc, ent_uscc],
+        origin_rows_params([ent_uscc]),
     )
     out = []
     for r in rows:

@@ -207,20 +207,43 @@ def add_origin_tail(con: duckdb.DuckDBPyConnection) -> None:
 ORIGINS_EH = "hash(enterprise_uscc)"
 
 
+# Up to this many enterprises, one equality filter per enterprise (UNION ALL):
+# DuckDB evaluates equalities inside the scan, on the filtered columns first, but
+# an IN list of several values after reading every column of the row groups it
+# keeps (at 10M, three enterprises: 38 ms as an IN list, 10 ms as equalities).
+ORIGIN_EQUALITIES_UP_TO = 16
+
+
 def origin_rows(n: int, columns: str = "*") -> str:
-    """SQL reading the investor_origins rows of ``n`` enterprise USCCs (parameters, twice).
+    """SQL reading the investor_origins rows of ``n`` enterprise USCCs; parameters ``origin_rows_params``.
 
     The ``eh`` filter lets DuckDB skip row groups by min/max; the key filter
     removes other enterprises that share a row group.
 
-    >>> origin_rows(2, "investor_key")
-    'SELECT investor_key FROM investor_origins WHERE eh IN (hash(?), hash(?)) AND enterprise_uscc IN (?, ?)'
+    >>> origin_rows(1, "investor_key")
+    'SELECT investor_key FROM investor_origins WHERE eh = hash(?) AND enterprise_uscc = ?'
+    >>> origin_rows(2, "investor_key").count(" UNION ALL ")
+    1
     """
     if n < 1:
         raise ValueError("origin_rows needs at least one key")
+    if n <= ORIGIN_EQUALITIES_UP_TO:
+        one = f"SELECT {columns} FROM investor_origins WHERE eh = hash(?) AND enterprise_uscc = ?"
+        return " UNION ALL ".join(one for _ in range(n))
     hashes = ", ".join("hash(?)" for _ in range(n))
     holes = ", ".join("?" for _ in range(n))
     return f"SELECT {columns} FROM investor_origins WHERE eh IN ({hashes}) AND enterprise_uscc IN ({holes})"
+
+
+def origin_rows_params(keys: list[str]) -> list[str]:
+    """The parameters of ``origin_rows(len(keys))``: each key twice.
+
+    >>> origin_rows_params(["a", "b"])
+    ['a', 'a', 'b', 'b']
+    """
+    if len(keys) <= ORIGIN_EQUALITIES_UP_TO:
+        return [k for key in keys for k in (key, key)]
+    return [*keys, *keys]
 
 
 def get_state(con: duckdb.DuckDBPyConnection) -> dict[str, str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from crossinvest.access.gate import ReadContext, dataset
-from crossinvest.analytics.tables import origin_rows
+from crossinvest.analytics.tables import origin_rows, origin_rows_params
 from crossinvest.warehouse import name_index
 from crossinvest.warehouse.connection import fetch_dicts
 from crossinvest.warehouse.lookups import fetch_by_keys
@@ -106,7 +106,7 @@ def paths_up(con: Any, root: str) -> list[dict[str, Any]]:
             origin_rows(
                 len(keys), "enterprise_uscc, investor_key, investor_name, is_person, share_ratio"
             ),
-            [*keys, *keys],
+            origin_rows_params(keys),
         ):
             holdings.setdefault(h["enterprise_uscc"], []).append(h)
         nxt = []

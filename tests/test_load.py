@@ -141,13 +141,25 @@ def test_investor_uscc_is_the_investors_verified_uscc(home, samples):
     assert any(expected) and not all(expected)  # both kinds are in the sample
 
 
+def archived(home) -> list[str]:
+    """Every file under the archive (a load's unfinished copy included), relative."""
+    return sorted(str(p.relative_to(home.archive)) for p in home.archive.rglob("*") if p.is_file())
+
+
 def test_same_bytes_twice_is_a_noop(home, samples):
     with connect(home) as wh:
         first = load_file(wh, "tax", samples / "tax.csv")
         before = snapshot(wh.con)
+        # The archive holds the delivered bytes (copied while they were hashed), once.
+        path = wh.con.execute(
+            "SELECT archive_path FROM batches WHERE batch_id = ?", [first.batch]
+        ).fetchone()[0]
+        assert archived(home) == [path]
+        assert (home.archive / path).read_bytes() == (samples / "tax.csv").read_bytes()
         second = load_file(wh, "tax", samples / "tax.csv")
         assert second.duplicate_file and second.rows_loaded == 0 and second.batch == first.batch
         assert snapshot(wh.con) == before
+        assert archived(home) == [path]  # the second copy is not kept
 
 
 def test_correction_supersedes_and_rollback_restores(home, samples):
@@ -194,13 +206,14 @@ def test_rollback_of_older_batch_keeps_newer_values(home, samples):
 def test_refused_file_leaves_warehouse_unchanged(home, samples):
     with connect(home) as wh:
         load_file(wh, "registry", samples / "registry.xlsx")
-        before = snapshot(wh.con)
+        before, files = snapshot(wh.con), archived(home)
         with pytest.raises(FileRefused) as e:
             load_file(wh, "tax", samples / "bad_missing_column.csv")
         assert "bad_missing_column.csv" in str(e.value) and "\n" not in str(e.value)
         with pytest.raises(FileRefused):
             load_file(wh, "registry", samples / "tax.csv")
         assert snapshot(wh.con) == before
+        assert archived(home) == files and len(files) == 1  # nothing of the refused files
 
 
 def test_strict_refuses_file_with_bad_rows(home, samples):
@@ -209,6 +222,7 @@ def test_strict_refuses_file_with_bad_rows(home, samples):
             load_file(wh, "registry", samples / "registry.xlsx", strict=True)
         assert "第 56 行" in str(e.value)
         assert wh.con.execute("SELECT count(*) FROM batches").fetchone()[0] == 0
+        assert archived(home) == []
 
 
 def test_quarantine_keeps_rows_and_reasons(home, samples):

@@ -150,7 +150,7 @@ def test_same_bytes_twice_is_a_noop(home, samples):
     with connect(home) as wh:
         first = load_file(wh, "tax", samples / "tax.csv")
         before = snapshot(wh.con)
-        # The archive holds the delivered bytes (copied while they were hashed), once.
+        # The archive holds the delivered bytes, once.
         path = wh.con.execute(
             "SELECT archive_path FROM batches WHERE batch_id = ?", [first.batch]
         ).fetchone()[0]

@@ -28,44 +28,15 @@ def _masked_select(source: Source, staged: StagedFile) -> str:
     return f"SELECT {', '.join(cols)} FROM {staged.table} s{order}"
 
 
-def may_need_staged(source: Source) -> bool:
-    """Whether a delivery of ``source`` may be archived masked (decided once it is staged)."""
-    return source.name == "shareholders"
-
-
 def archive_needs_staged(source: Source, staged: StagedFile) -> bool:
     """Whether the archive is a re-export of the staged table (resident IDs masked)."""
-    return may_need_staged(source) and "investor_id" in staged.columns
+    return source.name == "shareholders" and "investor_id" in staged.columns
 
 
-INCOMING = ".incoming-"
-
-
-def incoming_copy(wh: Warehouse, tag: str) -> Path:
-    """Where a load writes its copy of the delivered bytes before their hash is known.
-
-    One load writes at a time (DuckDB has one writer), so any such file left over
-    is from a load that was killed: removed here.
-    """
-    wh.home.archive.mkdir(parents=True, exist_ok=True)
-    for stale in wh.home.archive.glob(f"{INCOMING}*.part"):
-        stale.unlink(missing_ok=True)
-    return wh.home.archive / f"{INCOMING}{tag}.part"
-
-
-def archive_file(
-    wh: Warehouse,
-    source: Source,
-    path: Path,
-    digest: str,
-    staged: StagedFile,
-    copy: Path | None = None,
-) -> str:
+def archive_file(wh: Warehouse, source: Source, path: Path, digest: str, staged: StagedFile) -> str:
     """Store the delivery under ``archive/<sha[:2]>/``; return its path relative to the archive.
 
-    ``copy``: the delivered bytes already copied (``incoming_copy``), moved into
-    place instead of copying ``path`` again. Idempotent: the name is the content
-    hash, so a retried load reuses the file.
+    Idempotent: the name is the content hash, so a retried load reuses the file.
     """
     masked = archive_needs_staged(source, staged)
     suffix = ".masked.csv" if masked else (path.suffix.lower() or ".dat")
@@ -78,8 +49,6 @@ def archive_file(
     if masked:
         run(wh.con, "SET preserve_insertion_order = true")
         run(wh.con, f"COPY ({_masked_select(source, staged)}) TO '{tmp}' (FORMAT csv, HEADER true)")
-    elif copy is not None and copy.exists():
-        tmp = copy
     else:
         shutil.copyfile(path, tmp)
     os.replace(tmp, dest)

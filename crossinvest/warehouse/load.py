@@ -20,7 +20,6 @@ import hashlib
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
 from pathlib import Path
 
 from crossinvest.plugins import get_plugin_manager
@@ -29,12 +28,7 @@ from crossinvest.readers import FileRefused, StagedFile, stage_file
 from crossinvest.readers.base import temp_table
 from crossinvest.sources import SOURCES, Source
 from crossinvest.validation.typed import TypedPlan, checks_values_sql, plan_typed
-from crossinvest.warehouse.archive import (
-    archive_file,
-    archive_needs_staged,
-    incoming_copy,
-    may_need_staged,
-)
+from crossinvest.warehouse.archive import archive_file, archive_needs_staged
 from crossinvest.warehouse.batches import REJECTS_SHOWN, Batch, LoadResult
 from crossinvest.warehouse.connection import Warehouse, fetch_all, fetch_one, run, transaction
 from crossinvest.warehouse.derive import derive_registry_regions
@@ -45,14 +39,11 @@ from crossinvest.warehouse.lookups import drop_indexes_for_bulk, ensure_indexes
 META_COLUMNS = ("batch_id", "row_no", "is_current")
 
 
-def sha256_file(path: Path, copy_to: Path | None = None) -> str:
-    """The file's sha256 in hex; with ``copy_to``, its bytes are written there on the way."""
+def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as f, open(copy_to, "wb") if copy_to else nullcontext() as out:
+    with open(path, "rb") as f:
         while chunk := f.read(8 << 20):
             h.update(chunk)
-            if out is not None:
-                out.write(chunk)
     return h.hexdigest()
 
 
@@ -95,31 +86,21 @@ def load_file(
     con = wh.con
     tag = uuid.uuid4().hex[:8]
     stg, typed = f"stg_{tag}", f"typed_{tag}"
-    # The archive's copy of the delivered bytes is written by the hashing pass,
-    # beside the staging read, instead of read again afterwards (4 s of a 2.4 GB
-    # registry); a file whose archive may be a masked re-export is not copied.
-    copy = None if may_need_staged(source) else incoming_copy(wh, tag)
     progress("读取 read", 0, 1)
     try:
         # The hash (~0.3 s per 100 MB) runs beside the staging read instead of
         # before it; hashlib releases the GIL, as does DuckDB. A duplicate file is
         # then recognised after staging, and the staged table is simply dropped.
         with ThreadPoolExecutor(1, thread_name_prefix="ci-sha256") as pool:
-            hashing = pool.submit(sha256_file, path, copy)
-            try:
-                staged = stage_file(con, source, path, table=stg, tmp_dir=wh.home.tmp)
-            finally:
-                digest = hashing.result()
+            hashing = pool.submit(sha256_file, path)
+            staged = stage_file(con, source, path, table=stg, tmp_dir=wh.home.tmp)
+            digest = hashing.result()
         dup = _duplicate_of(wh, source.name, digest)
         if dup is not None:
             return LoadResult(dup, source.name, path.name, digest, 0, 0, 0, duplicate_file=True)
         progress("读取 read", staged.rows, staged.rows)
-        return _load_staged(
-            wh, source, path, digest, staged, typed, strict, started, progress, copy
-        )
+        return _load_staged(wh, source, path, digest, staged, typed, strict, started, progress)
     finally:
-        if copy is not None:
-            copy.unlink(missing_ok=True)  # archived (renamed) unless the load ended early
         run(con, f"DROP TABLE IF EXISTS {stg}")
         run(con, f"DROP TABLE IF EXISTS {typed}")
 
@@ -134,7 +115,6 @@ def _load_staged(
     strict: bool,
     started: float,
     progress: ProgressFn,
-    copy: Path | None = None,
 ) -> LoadResult:
     con = wh.con
     n = staged.rows
@@ -172,7 +152,7 @@ def _load_staged(
             f"--strict 模式下有 {rejected} 行未通过校验，首个在第 {e['row']} 行「{e['column']}」列：{e['reason']}",
         )
 
-    archive_rel = archive_file(wh, source, path, digest, staged, copy)
+    archive_rel = archive_file(wh, source, path, digest, staged)
     if masked_archive:
         _keep_flagged_staged(con, staged, typed, rejected + warned)
     progress("写入 write", 0, n - rejected)

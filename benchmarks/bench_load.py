@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -58,12 +59,61 @@ def child_load(source: str, path: str, plugins: bool) -> dict:
         for name in ("crossinvest.analytics.plugin", "crossinvest.linkage.plugin"):
             if pm.get_plugin(name):
                 pm.unregister(name=name)
+    phases = _time_phases()
     t = time.perf_counter()
     r = load_file(wh, source, Path(path))
     elapsed = time.perf_counter() - t
     wh.close()
     shutil.rmtree(d)
-    return {"seconds": elapsed, "rows": r.rows_read, "rejected": r.rows_rejected}
+    return {
+        "seconds": elapsed,
+        "rows": r.rows_read,
+        "rejected": r.rows_rejected,
+        "phases": {k: round(v, 2) for k, v in phases.items() if v >= 0.2},
+    }
+
+
+def _time_phases() -> dict[str, float]:
+    """Seconds per step of the load: the loader's functions, and each SQL statement it runs.
+
+    Statements come from the ``crossinvest.sql`` log (DEBUG), named by their first
+    words; the staging read runs outside it and is timed as ``stage_file``.
+    """
+    import functools
+    import logging
+
+    import crossinvest.warehouse.load as load
+
+    out: dict[str, float] = {}
+
+    def timed(name: str) -> None:
+        f = getattr(load, name)
+
+        @functools.wraps(f)
+        def wrapper(*a: object, **k: object) -> object:
+            t = time.perf_counter()
+            try:
+                return f(*a, **k)
+            finally:
+                out[name] = out.get(name, 0.0) + time.perf_counter() - t
+
+        setattr(load, name, wrapper)
+
+    for name in ("stage_file", "archive_file", "derive_registry_regions", "ensure_indexes"):
+        timed(name)
+
+    class Statements(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seconds, _, sql = record.getMessage().strip().partition(" s  ")
+            words = sql.split()
+            name = "sql: " + " ".join(words[:4] if words[:1] != ["CREATE"] else words[:2])
+            name = re.sub(r"_[0-9a-f]{8}\b", "", name)  # the load's table tag
+            out[name] = out.get(name, 0.0) + float(seconds)
+
+    log = logging.getLogger("crossinvest.sql")
+    log.setLevel(logging.DEBUG)
+    log.addHandler(Statements())
+    return out
 
 
 def run_child(args: list[str]) -> dict:
@@ -121,6 +171,7 @@ def main() -> None:
             f"{os.getloadavg()[0]:.1f}",
             flush=True,
         )
+        print(f"  phases (s): {json.dumps(ours['phases'], ensure_ascii=False)}", flush=True)
 
 
 if __name__ == "__main__":

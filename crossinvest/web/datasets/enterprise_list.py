@@ -132,15 +132,14 @@ def _round_by_groups(
     keys = [c["enterprise_key"] for c in cand]
     if not keys:
         return [], None
-    complete = cand if sum(c["n"] for c in cand) < size else cand[:-1]
-    sums.update((c["enterprise_key"], c) for c in complete)
+    more = sum(c["n"] for c in cand) == size  # the LIMIT cut: the last key may have more rows
+    sums.update((c["enterprise_key"], c) for c in (cand[:-1] if more else cand))
     passing = fetch_dicts(
         con,
         f"""WITH e AS MATERIALIZED ({by_key_range("an_enterprises", "enterprise_key", len(keys))})
             SELECT e.enterprise_key FROM e {_ENTERPRISE_JOINS} WHERE {f.ent} ORDER BY 1""",
         [*key_range_params(keys), *f.ent_params],
     )
-    more = sum(c["n"] for c in cand) == size
     return [r["enterprise_key"] for r in passing], keys[-1] if more else None
 
 

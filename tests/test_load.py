@@ -126,6 +126,48 @@ def test_resident_ids_never_stored(home, samples):
         )
 
 
+def test_an_id_number_kept_only_when_it_is_no_persons(home, tmp_path):
+    """Whatever the type columns say or omit, a resident ID is kept as division + hash."""
+    from crossinvest.validation.parsers import resident_id_check_char, uscc_check_char
+
+    valid = "31010519890220747"
+    valid += resident_id_check_char(valid)
+    bad_check = valid[:-1] + str((int(valid[-1]) + 1) % 10 if valid[-1] != "X" else 0)
+    old15 = "310105890220747"  # the 15-digit form: birth date 890220, no check digit
+    org_uscc = "91310115MA00015" + "00"
+    org_uscc += uscc_check_char(org_uscc)
+    reg15 = "310115000123456"  # a registration number: no birth date in digits 7-12
+    reg15_dated = "310115891201234"  # one whose digits 7-12 happen to read as a date
+    path = tmp_path / "sh.csv"
+    path.write_text(
+        "企业统一社会信用代码,股东名称,股东类型,股东证照号码,认缴出资额\n"
+        f"{org_uscc},赵六,,{old15},10\n"
+        f"{org_uscc},钱七,,{bad_check},10\n"
+        f"{org_uscc},孙八,企业法人,{valid},10\n"
+        f"{org_uscc},上海某某投资有限公司,,{reg15_dated},10\n"
+        f"{org_uscc},上海另一有限公司,,{reg15},10\n"
+        f"{org_uscc},上海第三有限公司,,{org_uscc},10\n",
+        encoding="utf-8",
+    )
+    with connect(home) as wh:
+        load_file(wh, "shareholders", path)
+        rows = wh.con.execute(
+            "SELECT investor_name, is_person, investor_id, person_division "
+            "FROM shareholders_rows ORDER BY row_no"
+        ).fetchall()
+    assert rows == [
+        ("赵六", True, None, "310105"),
+        ("钱七", True, None, "310105"),
+        ("孙八", True, None, "310105"),
+        ("上海某某投资有限公司", False, reg15_dated, None),
+        ("上海另一有限公司", False, reg15, None),
+        ("上海第三有限公司", False, org_uscc, None),
+    ]
+    stored = home.warehouse.read_bytes()
+    for pid in (old15, bad_check, valid):
+        assert pid.encode() not in stored, f"{pid} reached the warehouse file"
+
+
 def test_investor_uscc_is_the_investors_verified_uscc(home, samples):
     from stdnum.cn import uscc as stdnum_uscc
 

@@ -299,6 +299,19 @@ def test_refuse_truncated_last_record(con, tmp_path) -> None:
     assert "第 3 行数据" in msg and "截断" in msg
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030"])
+@pytest.mark.parametrize("sample_bytes", [sniff.SAMPLE_BYTES, 200])
+def test_refuse_a_file_cut_inside_a_character(
+    con, tmp_path, monkeypatch, encoding, sample_bytes
+) -> None:
+    # Cut UTF-8 Chinese is often valid GB18030 (the bytes pair up): it must not load
+    # as garbled names. With a 200-byte sample the cut lies beyond it, in DuckDB's read.
+    monkeypatch.setattr(sniff, "SAMPLE_BYTES", sample_bytes)
+    text = tax_text() + "9131,乙公司,2018-04,增值税,12\n" * 20 + "9131,丙公司,2018-05,增值税,7万元"
+    data = text.encode(encoding)[:-1]  # the last character, 元, loses its last byte
+    assert "截断" in refused(con, tmp_path, "tax.csv", data)
+
+
 def test_refuse_ragged_record_naming_the_data_row(con, tmp_path) -> None:
     lines = [TAX_HEADER] + [f"9131,甲{i},2018-03,增值税,{i}" for i in range(10)]
     lines[7] += ",多出来的"

@@ -35,7 +35,14 @@ from crossinvest.readers.base import (
     temp_table,
 )
 from crossinvest.readers.headers import HeaderMatch, check_header
-from crossinvest.readers.sniff import TextSample, UndecodableText, rewrite_as_utf8, sample_text
+from crossinvest.readers.sniff import (
+    CUT_AT_END,
+    TextSample,
+    UndecodableText,
+    ends_inside_utf8_character,
+    rewrite_as_utf8,
+    sample_text,
+)
 from crossinvest.sources import Source
 
 _LEADING_BLANK = re.compile(r"\A(?:[ \t\f\v\u3000]*(?:\r\n|\r|\n))*")
@@ -215,6 +222,8 @@ def stage_csv(
             if may_be_gb18030 and _is_unicode_error(e):
                 encoding, may_be_gb18030 = "gb18030", False
                 continue
+            if _is_unicode_error(e) and encoding != "gb18030" and ends_inside_utf8_character(path):
+                raise FileRefused(path, CUT_AT_END) from None
             refusal = _refusal(path, e, skipped_lines)
             if refusal is None:
                 raise

@@ -59,6 +59,49 @@ def file_kind(path: Path) -> str:
     return "text"
 
 
+CUT_AT_END = "文件末尾有不完整的字符（文件可能被截断）"
+
+
+def _decodes_but_for_its_end(raw: bytes, encoding: str) -> bool:
+    """Whether ``raw`` decodes in ``encoding`` except for a character cut at its end."""
+    try:
+        _decode_sample(raw, encoding, False)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def ends_inside_utf8_character(path: Path) -> bool:
+    """Whether the file's last bytes are the start of a UTF-8 character without its end.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
+    >>> _ = p.write_bytes("名称\n上海".encode()[:-1])
+    >>> ends_inside_utf8_character(p)
+    True
+    """
+    with open(path, "rb") as fh:
+        fh.seek(0, 2)
+        fh.seek(max(0, fh.tell() - 4))
+        tail = fh.read()
+    i = len(tail) - 1
+    while i >= 0 and 0x80 <= tail[i] <= 0xBF:  # continuation bytes
+        i -= 1
+    if i < 0:
+        return False
+    lead = tail[i]
+    need = (
+        2
+        if 0xC2 <= lead <= 0xDF
+        else 3
+        if 0xE0 <= lead <= 0xEF
+        else 4
+        if 0xF0 <= lead <= 0xF4
+        else 1
+    )
+    return len(tail) - i < need
+
+
 def _decode_sample(raw: bytes, encoding: str, final: bool) -> str:
     # An incremental decoder keeps a multi-byte character cut at the sample's end
     # pending instead of failing on it.
@@ -87,11 +130,18 @@ def sample_text(path: Path) -> TextSample:
     try:
         text = _decode_sample(body, "utf-8", whole)
     except UnicodeDecodeError:
+        # Text that decodes to its last character and breaks only there was cut
+        # inside that character: a truncated file, whichever encoding also happens
+        # to accept the bytes (cut UTF-8 Chinese often reads as GB18030 garbage).
+        if whole and _decodes_but_for_its_end(body, "utf-8"):
+            raise FileRefused(path, CUT_AT_END) from None
         if encoding == "utf-8-sig":
             raise FileRefused(path, "带 UTF-8 BOM，但内容不是有效的 UTF-8") from None
         try:
             text = _decode_sample(body, "gb18030", whole)
         except UnicodeDecodeError:
+            if whole and _decodes_but_for_its_end(body, "gb18030"):
+                raise FileRefused(path, CUT_AT_END) from None
             raise FileRefused(
                 path, "无法识别的编码（既不是 UTF-8 也不是 GB18030/GBK），可能不是文本表格"
             ) from None

@@ -143,9 +143,38 @@ def _level3_extra(source: Source, defined: set[str]) -> dict[str, str]:
     return {}
 
 
+# The layout of a resident ID (GB 11643): 18 characters with a birth date in digits
+# 7-14, or the older 15 digits with a six-digit birth date in digits 7-12. An ID of
+# this layout whose check digit is wrong is still somebody's ID, mistyped.
+RESIDENT_ID_LAYOUT_RE = (
+    r"[1-9][0-9]{5}(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9X]"
+    r"|[1-9][0-9]{5}[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[0-9]{3}"
+)
+# Words of an organisation's name. An undeclared shareholder whose number merely has
+# the layout of an ID (a 15-digit registration number may) is kept as an organisation
+# when its name says it is one.
+ORGANISATION_NAME_RE = (
+    "公司|企业|合伙|集团|有限|股份|控股|投资|银行|基金|中心|研究|大学|学院|学校|医院"
+    "|政府|委员会|协会|商会|事务所|合作社|工作室|管理|资产"
+    r"|(?i:\b(?:ltd|limited|inc|llc|corp|corporation|company|gmbh|holdings?|co)\b)"
+)
+# Who is a natural person, so that the ID is kept only as division and keyed hash:
+# 1. a valid resident ID that is not a valid USCC is personal data, whatever the
+#    row declares (the spec: the full number must never be stored);
+# 2. otherwise the declared investor type or ID type decides;
+# 3. undeclared, a valid USCC is an organisation, and a number with an ID's layout
+#    (15 digits, or a wrong check digit) a person unless the name is an organisation's.
+_PERSON = (
+    "CASE WHEN COALESCE(_rid_ok, false) AND NOT COALESCE(_iuscc_ok, false) THEN true "
+    "ELSE COALESCE(_person_declared, CASE WHEN COALESCE(_iuscc_ok, false) THEN false ELSE "
+    f"COALESCE(regexp_full_match(p_investor_id, '{RESIDENT_ID_LAYOUT_RE}') "
+    f"AND NOT regexp_matches(COALESCE(c_investor_name, ''), '{ORGANISATION_NAME_RE}'), false) END) END"
+)
+
+
 def _level4(source: Source) -> dict[str, str]:
     if source.name == "shareholders":
-        person = "COALESCE(_person_declared, COALESCE(_rid_ok, false) AND NOT COALESCE(_iuscc_ok, false))"
+        person = _PERSON
         return {
             "_is_person": person,
             # Keyed hash of the ID (the key is a session variable, see load.set_secret).

@@ -168,6 +168,60 @@ def test_an_id_number_kept_only_when_it_is_no_persons(home, tmp_path):
         assert pid.encode() not in stored, f"{pid} reached the warehouse file"
 
 
+def test_a_unit_named_in_the_header_is_the_columns_unit(home, tmp_path):
+    """Matching ignores a bracketed unit; the values are still read in that unit."""
+    key = "91310115MA0000400J"
+    files = {
+        "tax": f"纳税人识别号,纳税人名称,税款所属期,实缴税额（万元）\n{key},甲,2018-03,12.5\n",
+        "stats": (
+            "统一社会信用代码,单位详细名称,年份,营业收入（千元）,利润总额(元),资产总计【亿元】\n"
+            f"{key},甲,2018,12.5,50000,2\n"
+        ),
+        "registry": f"统一社会信用代码,企业名称,成立日期,注册资本（元）（人民币）\n{key},甲,2018-03-05,5000000\n",
+    }
+    with connect(home) as wh:
+        for source, text in files.items():
+            path = tmp_path / f"{source}.csv"
+            path.write_text(text, encoding="utf-8")
+            assert load_file(wh, source, path).rows_loaded == 1
+        con = wh.con
+        assert con.execute("SELECT tax_paid_wan FROM tax_rows").fetchall() == [(12.5,)]
+        assert con.execute(
+            "SELECT revenue_wan, profit_wan, total_assets_wan FROM stats_rows"
+        ).fetchall() == [(1.25, 5.0, 20000.0)]
+        assert con.execute("SELECT registered_capital_wan FROM registry_rows").fetchall() == [
+            (500.0,)
+        ]
+
+
+def test_currency_names_fold_case_and_an_unknown_one_leaves_the_amount_unknown(home, tmp_path):
+    from crossinvest.validation.parsers import uscc_check_char
+
+    keys = [f"91310115MA000{i:04d}" for i in range(4)]
+    keys = [k + uscc_check_char(k) for k in keys]
+    path = tmp_path / "registry.csv"
+    path.write_text(
+        "统一社会信用代码,企业名称,成立日期,注册资本,币种\n"
+        f"{keys[0]},甲,2018-03-05,100,usd\n"
+        f"{keys[1]},乙,2018-03-05,100,美金\n"
+        f"{keys[2]},丙,2018-03-05,100,新加坡元\n"
+        f"{keys[3]},丁,2018-03-05,100,\n",
+        encoding="utf-8",
+    )
+    with connect(home) as wh:
+        usd = wh.home.settings()["fx_to_cny"]["USD"]
+        result = load_file(wh, "registry", path)
+        rows = wh.con.execute(
+            "SELECT registered_capital_wan FROM registry_rows ORDER BY row_no"
+        ).fetchall()
+        warned = wh.con.execute(
+            "SELECT row_no, column_name FROM rejects WHERE severity = 'warning'"
+        ).fetchall()
+    assert result.rows_loaded == 4 and result.rows_warned == 1
+    assert rows == [(pytest.approx(100 * usd),), (pytest.approx(100 * usd),), (None,), (100.0,)]
+    assert warned == [(3, "currency")]
+
+
 def test_investor_uscc_is_the_investors_verified_uscc(home, samples):
     from stdnum.cn import uscc as stdnum_uscc
 
@@ -322,6 +376,29 @@ def test_xlsx_registry_json_rejects(home, samples):
     obj = json.loads(proc.stdout)
     assert obj["rows_rejected"] == REGISTRY_BAD and len(obj["rejects"]) == REGISTRY_BAD
     assert all(set(r) == {"row", "column", "reason"} for r in obj["rejects"])
+
+
+def test_an_industry_code_from_a_number_cell_keeps_its_leading_zero(home, tmp_path):
+    """0111 (稻谷种植) in a number cell is 111; with or without section A it is 0111."""
+    import openpyxl
+
+    from crossinvest.validation.parsers import uscc_check_char
+
+    keys = [f"91310115MA000{i:04d}" for i in range(3)]
+    keys = [k + uscc_check_char(k) for k in keys]
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["统一社会信用代码", "企业名称", "成立日期", "行业代码"])
+    for key, code in zip(keys, [111, "A111", "B111"], strict=True):
+        sheet.append([key, "甲", "2018-03-05", code])
+    path = tmp_path / "registry.xlsx"
+    book.save(path)
+    with connect(home) as wh:
+        load_file(wh, "registry", path)
+        rows = wh.con.execute(
+            "SELECT industry_code, industry_section FROM registry_rows ORDER BY row_no"
+        ).fetchall()
+    assert rows == [("0111", "A"), ("0111", "A"), (None, None)]
 
 
 def test_two_homes_share_nothing(tmp_path: Path, samples):

@@ -29,6 +29,9 @@ for _cp in range(ord("A"), ord("Z") + 1):
     _FOLD[_cp] = _cp + 32
 for _cp in range(0xFF21, 0xFF3B):  # full-width A-Z straight to lower-case a-z
     _FOLD[_cp] = _cp - 0xFEE0 + 32
+# Width folding only (units are matched with their case, e.g. 'USD').
+_FOLD_WIDTH: dict[int, int | None] = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
+_FOLD_WIDTH[0x3000] = 0x20
 # Zero-width characters are invisible in a spreadsheet and count as whitespace here.
 for _cp in (0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF):
     _FOLD[_cp] = None
@@ -58,6 +61,22 @@ def normalise_header(text: str) -> str:
         if stripped == folded:
             return folded
         folded = stripped
+
+
+def trailing_brackets(text: str) -> list[str]:
+    """The trailing bracketed groups that matching ignores, innermost first, folded.
+
+    >>> trailing_brackets("营业收入（万元） ")
+    ['万元']
+    >>> trailing_brackets("资本(万元)[人民币]"), trailing_brackets("名称")
+    (['万元', '人民币'], [])
+    """
+    folded = "".join(str(text).translate(_FOLD_WIDTH).split())
+    groups: list[str] = []
+    while m := _TRAILING_UNIT.search(folded):
+        groups.insert(0, m.group()[1:-1])
+        folded = folded[: m.start()]
+    return groups
 
 
 @functools.cache

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from crossinvest.readers.headers import trailing_brackets
 from crossinvest.sources import UNIT_TO_WAN, Field, Source
+from crossinvest.validation.macros import UNIT_ALIASES
 
 ERROR = "error"
 WARNING = "warning"
@@ -45,7 +47,17 @@ CURRENCY_NAMES: dict[str, str] = {
     "JPY": "JPY",
     "英镑": "GBP",
     "GBP": "GBP",
+    "美金": "USD",
 }
+# 币种 values that mean the amount is in CNY, as is a blank one.
+CNY_NAMES = ("人民币", "RMB", "CNY", "元", "人民币元")
+
+
+def convertible_currency_sql(currency_col: str, fx: dict[str, float]) -> str:
+    """True when the 币种 column is blank, CNY, or a currency with a rate in ``fx``."""
+    names = [*CNY_NAMES, *(n for n, code in CURRENCY_NAMES.items() if code in fx)]
+    listed = ", ".join(q(n.upper()) for n in names)
+    return f"({currency_col} IS NULL OR upper({currency_col}) IN ({listed}))"
 
 
 @dataclass(frozen=True)
@@ -62,10 +74,12 @@ def q(s: str) -> str:
 
 
 def _unit_factor_sql(
-    unit_col: str, default_unit: str, fx: dict[str, float], currency_col: str | None
+    unit_col: str, default: float, fx: dict[str, float], currency_col: str | None
 ) -> str:
-    """A CASE giving the factor that turns (number, unit) into 万元; NULL for an unknown unit."""
-    default = UNIT_TO_WAN[default_unit]
+    """A CASE giving the factor that turns (number, unit) into 万元; NULL for an unknown unit.
+
+    ``default`` is the factor of a number without a unit of its own.
+    """
     whens = [f"WHEN {unit_col} = {q(u)} THEN {f!r}" for u, f in UNIT_TO_WAN.items()]
     whens += [
         f"WHEN {unit_col} = {q(u)} THEN {scale * fx[code]!r}"
@@ -74,13 +88,50 @@ def _unit_factor_sql(
     ]
     blank = f"{default!r}"
     if currency_col:
+        # Matched with ASCII case folded ('usd'); a currency without a rate leaves a
+        # bare amount unknown (NULL) rather than taken for CNY.
         cur_whens = " ".join(
-            f"WHEN {currency_col} = {q(name)} THEN {fx[code]!r}"
+            f"WHEN upper({currency_col}) = {q(name.upper())} THEN {fx[code]!r}"
             for name, code in CURRENCY_NAMES.items()
             if code in fx
         )
-        blank = f"CASE {cur_whens} ELSE {default!r} END"
+        known = convertible_currency_sql(currency_col, fx)
+        blank = f"CASE {cur_whens} WHEN {known} THEN {default!r} END"
     return f"CASE WHEN {unit_col} = '' THEN {blank} {' '.join(whens)} ELSE NULL END"
+
+
+# A bracket naming the currency alone says nothing of the scale: '注册资本（万元）（人民币）'.
+_CURRENCY_ONLY = {"人民币", "RMB", "CNY"}
+
+
+def header_money_unit(header: str) -> str | None:
+    """The money unit a header names in a trailing bracket, as ``ci_money_parts`` spells it.
+
+    Matching ignores that bracket (data-interface.md, "Header names"); the values in
+    the column are still in that unit, whatever the bureau's usual one.
+
+    >>> header_money_unit("实缴税额（万元）"), header_money_unit("Revenue [USD]")
+    ('万元', '美元')
+    >>> header_money_unit("注册资本（人民币）") is None, header_money_unit("出资比例(%)") is None
+    (True, True)
+    """
+    for text in trailing_brackets(header):
+        if text in _CURRENCY_ONLY or text.upper() in _CURRENCY_ONLY:
+            continue
+        unit = UNIT_ALIASES.get(text) or UNIT_ALIASES.get(text.upper())
+        if unit and unit != "%":
+            return unit
+    return None
+
+
+def unit_factor(unit: str, fx: dict[str, float]) -> float | None:
+    """万元 per one of ``unit`` (a canonical unit), or None for a currency without a rate."""
+    if unit in UNIT_TO_WAN:
+        return UNIT_TO_WAN[unit]
+    if unit in FOREIGN_UNITS and FOREIGN_UNITS[unit][0] in fx:
+        code, scale = FOREIGN_UNITS[unit]
+        return scale * fx[code]
+    return None
 
 
 @dataclass
@@ -100,8 +151,14 @@ class FieldSQL:
     checks: list[Check]
 
 
-def field_sql(source: Source, f: Field, present: bool, fx: dict[str, float]) -> FieldSQL:
-    """Build the SQL for one field. ``present`` is false when the file lacks the column."""
+def field_sql(
+    source: Source, f: Field, present: bool, fx: dict[str, float], header_unit: str | None = None
+) -> FieldSQL:
+    """Build the SQL for one field. ``present`` is false when the file lacks the column.
+
+    ``header_unit``: the unit the file's header names for this column, if any
+    (``header_money_unit``); it replaces the source's usual unit for a money field.
+    """
     raw = f'"{f.name}"' if present else "NULL::VARCHAR"
     c = f"c_{f.name}"
     p = f"p_{f.name}"
@@ -132,20 +189,45 @@ def field_sql(source: Source, f: Field, present: bool, fx: dict[str, float]) -> 
         out[f.name] = p
         checks.append(Check(f.name, f"{c} IS NOT NULL AND {p} IS NULL", f"「{label}」不是有效日期"))
     elif f.kind == "money":
+        usual = f.unit or "万元"
+        stated = unit_factor(header_unit, fx) if header_unit else None
+        default = UNIT_TO_WAN[usual] if stated is None else stated
+        # The registry's 币种 says which currency a bare amount is in; a header that
+        # names another unit than the usual one has said so already.
         cur = (
-            "c_currency" if (source.name == "registry" and f.name == "registered_capital") else None
+            "c_currency"
+            if source.name == "registry"
+            and f.name == "registered_capital"
+            and (stated is None or header_unit == usual)
+            else None
         )
         l2[f"m_{f.name}"] = f"ci_money_parts({c})"
-        l3[f"u_{f.name}"] = _unit_factor_sql(f"m_{f.name}.unit", f.unit or "万元", fx, cur)
+        l3[f"u_{f.name}"] = _unit_factor_sql(f"m_{f.name}.unit", default, fx, cur)
         value = f"(m_{f.name}.num * u_{f.name})"
         out[f"{f.name}_wan"] = value
+        # A bare amount in a currency without a rate is kept, its value unknown.
+        foreign = (
+            f"{c} IS NOT NULL AND m_{f.name}.unit = '' AND NOT {convertible_currency_sql(cur, fx)}"
+            if cur
+            else "false"
+        )
         checks.append(
             Check(
                 f.name,
-                f"{c} IS NOT NULL AND (m_{f.name}.num IS NULL OR u_{f.name} IS NULL)",
+                f"{c} IS NOT NULL AND (m_{f.name}.num IS NULL OR u_{f.name} IS NULL) "
+                f"AND NOT ({foreign})",
                 f"「{label}」不是有效金额",
             )
         )
+        if cur:
+            checks.append(
+                Check(
+                    "currency",
+                    f"m_{f.name}.num IS NOT NULL AND ({foreign})",
+                    f"「币种」无法换算为人民币，「{label}」记为未知",
+                    WARNING,
+                )
+            )
         if not f.signed:
             checks.append(Check(f.name, f"{value} < 0", f"「{label}」为负数"))
     elif f.kind == "count":

@@ -12,7 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from crossinvest.sources import Source
-from crossinvest.validation.rules import ERROR, WARNING, Check, field_sql, identity_checks, q
+from crossinvest.validation.rules import (
+    ERROR,
+    WARNING,
+    Check,
+    field_sql,
+    header_money_unit,
+    identity_checks,
+    q,
+)
 
 # Cap on checks per severity: masks are BIGINT.
 MAX_CHECKS = 62
@@ -193,13 +201,20 @@ def plan_typed(
     fx: dict[str, float],
     target: str,
     table_columns: list[str],
+    headers: dict[str, str] | None = None,
 ) -> TypedPlan:
     """Build the SQL creating ``target`` from ``staged_table``.
 
     ``table_columns`` are the warehouse table's own columns (after the row
     metadata), so the typed table lines up with it column for column.
+    ``headers`` (field name -> header as delivered) give the units a header
+    names in brackets, which replace the source's usual unit of that column.
     """
-    pieces = {f.name: field_sql(source, f, f.name in present, fx) for f in source.fields}
+    units = {n: u for n, h in (headers or {}).items() if (u := header_money_unit(h))}
+    pieces = {
+        f.name: field_sql(source, f, f.name in present, fx, units.get(f.name))
+        for f in source.fields
+    }
     checks: list[Check] = []
     for p in pieces.values():
         checks.extend(p.checks)
@@ -230,7 +245,10 @@ def plan_typed(
             joins.append(
                 f"LEFT JOIN (SELECT code, any_value(section) AS section FROM ref_industries "
                 f"WHERE level = '小类' GROUP BY code) indj_{f.name} "
-                f"ON indj_{f.name}.code = l2.i_{f.name}.code "
+                # A 小类 code of section A read from a number cell lost its leading
+                # zero ('111' for 0111); no 小类 code has three digits otherwise.
+                f"ON indj_{f.name}.code = CASE WHEN length(l2.i_{f.name}.code) = 3 "
+                f"THEN '0' || l2.i_{f.name}.code ELSE l2.i_{f.name}.code END "
                 f"AND (l2.i_{f.name}.section IS NULL OR l2.i_{f.name}.section = indj_{f.name}.section)"
             )
             l3_parts.append(f"indj_{f.name}.code AS ind_{f.name}")

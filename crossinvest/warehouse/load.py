@@ -124,7 +124,13 @@ def _load_staged(
     # an error message could echo.
     set_secret(con, secret)
     plan = plan_typed(
-        source, staged.table, set(staged.columns), wh.home.settings()["fx_to_cny"], typed, cols
+        source,
+        staged.table,
+        set(staged.columns),
+        wh.home.settings()["fx_to_cny"],
+        typed,
+        cols,
+        headers=staged.columns,
     )
     progress("校验 validate", 0, n)
     # Typed rows carry _row, so their physical order does not matter.

@@ -31,11 +31,12 @@ import argparse
 import json
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import _child
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -150,15 +151,6 @@ def child_generated(home: str, enterprises: int, seed: int) -> dict:
     return {"generate_s": t_gen, "load_s": times, **q, "peak_mib": _peak_mib()}
 
 
-def run_child(args: list[str]) -> dict:
-    proc = subprocess.run(
-        [sys.executable, __file__, "--child", *args], capture_output=True, text=True
-    )
-    if proc.returncode != 0:
-        raise SystemExit(proc.stderr)
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--enterprises", type=int, default=100_000)
@@ -185,13 +177,15 @@ def main() -> None:
     home = a.keep or tmp / "home"
     try:
         if a.generated:
-            res = run_child(["generated", str(tmp), str(a.generated), str(a.seed)])
+            res = _child.run_child(__file__, ["generated", str(tmp), str(a.generated), str(a.seed)])
             print(json.dumps(res, ensure_ascii=False, indent=1))
             return
-        setup = run_child(["setup", str(home), str(a.enterprises), str(a.records), str(a.seed)])
-        first = run_child(["link", str(home), "2"])
-        second = run_child(["link", str(home), "3"])
-        quality = run_child(["quality", str(home)])
+        setup = _child.run_child(
+            __file__, ["setup", str(home), str(a.enterprises), str(a.records), str(a.seed)]
+        )
+        first = _child.run_child(__file__, ["link", str(home), "2"])
+        second = _child.run_child(__file__, ["link", str(home), "3"])
+        quality = _child.run_child(__file__, ["quality", str(home)])
         report = {
             "enterprises": a.enterprises,
             "records": a.records,

@@ -19,15 +19,12 @@ import argparse
 import json
 import os
 import re
-import resource
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+import _child
 
 
 def child_baseline(path: str) -> dict:
@@ -116,24 +113,12 @@ def _time_phases() -> dict[str, float]:
     return out
 
 
-def run_child(args: list[str]) -> dict:
-    proc = subprocess.run(
-        [sys.executable, __file__, "--child", *args], capture_output=True, text=True
-    )
-    if proc.returncode != 0:
-        raise SystemExit(proc.stderr)
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--enterprises", type=int, default=1_000_000)
-    ap.add_argument("--source", action="append", choices=["registry", "shareholders"])
-    ap.add_argument("--data", type=Path, default=ROOT / "bench-data")
+    _child.loading_args(ap)
     ap.add_argument(
         "--with-plugins", action="store_true", help="include the statistics refresh in the load"
     )
-    ap.add_argument("--child", nargs="+")
     a = ap.parse_args()
     if a.child:
         kind, *rest = a.child
@@ -142,25 +127,18 @@ def main() -> None:
             if kind == "baseline"
             else child_load(rest[0], rest[1], rest[2] == "1")
         )
-        out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(json.dumps(out))
+        _child.child_result(out)
         return
 
-    from crossinvest.generate import generate
-
-    data = a.data / f"n{a.enterprises}"
-    if not (data / "registry.csv").exists():
-        t = time.perf_counter()
-        generate(data, enterprises=a.enterprises, seed=7, noise=False, formats="csv")
-        print(
-            f"generated {a.enterprises:,} enterprises in {time.perf_counter() - t:.1f}s -> {data}"
-        )
+    data = _child.deliveries(a.data, a.enterprises)
     for source in a.source or ["registry", "shareholders"]:
         path = data / f"{source}.csv"
         size = path.stat().st_size / 1e6
         load_before = os.getloadavg()[0]
-        base = run_child(["baseline", str(path)])
-        ours = run_child(["load", source, str(path), "1" if a.with_plugins else "0"])
+        base = _child.run_child(__file__, ["baseline", str(path)])
+        ours = _child.run_child(
+            __file__, ["load", source, str(path), "1" if a.with_plugins else "0"]
+        )
         ratio = base["seconds"] / ours["seconds"]
         # The machine is shared: the load average says how comparable the run is.
         print(

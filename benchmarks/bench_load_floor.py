@@ -31,19 +31,18 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import resource
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+import _child
+
 INDEXED = {"registry": "enterprise_key"}
 
 
 def child_bare(path: str) -> dict:
+    """The baseline, with its CHECKPOINT timed as the fused side's is."""
     import duckdb
 
     d = tempfile.mkdtemp()
@@ -52,10 +51,9 @@ def child_bare(path: str) -> dict:
     con.execute(f"CREATE TABLE t AS SELECT * FROM read_csv('{path}')")
     con.execute("CHECKPOINT")
     elapsed = time.perf_counter() - t
-    rows = con.execute("SELECT count(*) FROM t").fetchall()[0][0]
     con.close()
     shutil.rmtree(d)
-    return {"bare": elapsed, "rows": rows}
+    return {"seconds": elapsed}
 
 
 def fused_sql(plan_sql: str, target: str, read_select: str, staged: str, distinct: str) -> str:
@@ -146,50 +144,33 @@ def child_floor(source_name: str, path_s: str) -> dict:
     return out
 
 
-def run_child(args: list[str]) -> dict:
-    proc = subprocess.run(
-        [sys.executable, __file__, "--child", *args], capture_output=True, text=True
-    )
-    if proc.returncode != 0:
-        raise SystemExit(proc.stderr)
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--enterprises", type=int, default=1_000_000)
-    ap.add_argument("--source", action="append", choices=["registry", "shareholders"])
-    ap.add_argument("--data", type=Path, default=ROOT / "bench-data")
-    ap.add_argument("--child", nargs="+")
+    _child.loading_args(ap)
     a = ap.parse_args()
     if a.child:
         kind, *rest = a.child
         out = child_bare(rest[0]) if kind == "bare" else child_floor(rest[0], rest[1])
-        out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(json.dumps(out))
+        _child.child_result(out)
         return
 
-    from crossinvest.generate import generate
-
-    data = a.data / f"n{a.enterprises}"
-    if not (data / "registry.csv").exists():
-        generate(data, enterprises=a.enterprises, seed=7, noise=False, formats="csv")
+    data = _child.deliveries(a.data, a.enterprises)
     for source in a.source or ["registry", "shareholders"]:
         path = data / f"{source}.csv"
-        bare = run_child(["bare", str(path)])
-        floor = run_child(["floor", source, str(path)])
+        bare = _child.run_child(__file__, ["bare", str(path)])
+        floor = _child.run_child(__file__, ["floor", source, str(path)])
         whole = floor["fused"] + floor["archive"] + floor["index"]
         print(
             json.dumps(
                 {
                     "source": source,
                     "rows": floor["rows"],
-                    "bare_s": round(bare["bare"], 2),
+                    "bare_s": round(bare["seconds"], 2),
                     "fused_s": round(floor["fused"], 2),
                     "archive_s": round(floor["archive"], 2),
                     "index_s": round(floor["index"], 2),
-                    "ratio_fused": round(bare["bare"] / floor["fused"], 2),
-                    "ratio_floor": round(bare["bare"] / whole, 2),
+                    "ratio_fused": round(bare["seconds"] / floor["fused"], 2),
+                    "ratio_floor": round(bare["seconds"] / whole, 2),
                     "peak_rss_mb": round(floor["peak_rss_mb"]),
                 }
             ),

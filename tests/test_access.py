@@ -211,6 +211,9 @@ def test_district_scope_restricts_search_and_profile(client_for) -> None:  # typ
     assert [r["region_code"] for r in rows] == ["310115"]
     assert c.get("/api/v1/enterprises/91310104MA1K000002/chain").status_code == 404
     assert c.get("/api/v1/enterprises/91310115MA1K000001/chain").status_code == 200
+    # The enterprises behind an outbound figure are registered elsewhere.
+    outbound = c.get("/api/v1/stats/outbound/enterprises", params={"period": "2018"})
+    assert outbound.status_code == 403 and "本区" in outbound.json()["error"]["message"]
 
 
 def test_answers_are_cached_per_role_not_shared(client_for) -> None:  # type: ignore[no-untyped-def]

@@ -273,3 +273,29 @@ def test_cli_changes_leave_audit_rows(cli, home):
     assert {(r["event"], r["username"], r["via"]) for r in rows} == {("admin", who, "cli")}
     assert all(plaintext not in (r["detail"] or "") for r in rows)
     assert plaintext.startswith("cik_")
+
+
+def test_a_revocation_from_another_process_holds_on_the_next_request(con, home):
+    """The server memoises who a key is; a revocation committed elsewhere ends that at once."""
+    from types import SimpleNamespace
+
+    from crossinvest.access.service import AccessService
+
+    create_user(con, "kwapi2", role="api")
+    plaintext, key = create_key(con, "kwapi2", name="x", datasets=["stats"], days=1)
+    service = AccessService(home)
+    try:
+
+        def ask():  # type: ignore[no-untyped-def]
+            request = SimpleNamespace(
+                headers={"authorization": f"Bearer {plaintext}"},
+                cookies={},
+                state=SimpleNamespace(),
+            )
+            return service.resolution(request)
+
+        assert ask().refusal is None and ask().actor.id == "kwapi2"  # the second from the memo
+        revoke_key(con, key.prefix)  # the command line's connection, not the server's
+        assert ask().refusal is not None and ask().refusal[0] == "revoked"
+    finally:
+        service.close()

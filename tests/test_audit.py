@@ -134,8 +134,13 @@ def test_resident_ids_never_stored_in_full(home: Home, con):
         query=f"q={ID_X}&owner={ID_9.lower()}",
         purpose=f"核查 {ID_9} 的出资",
         detail={"id": ID_X, ID_9: [ID_X, int(ID_9)], "n": 12345678901234567890},
+        # a failed sign-in records whatever was typed as the username
+        username=ID_X,
+        org=f"{ID_9} 个体工商户",
     )
     row = _all(con)[0]
+    assert row["username"] == "110101************"
+    assert row["org"] == "310105************ 个体工商户"
     assert row["path"] == "/api/v1/persons/310105************"
     assert row["query"] == "q=110101************&owner=310105************"
     assert row["purpose"] == "核查 310105************ 的出资"

@@ -65,3 +65,19 @@ def test_registry_names_are_attached(con) -> None:  # type: ignore[no-untyped-de
     known = [p for p in steps if p["in_registry"]]
     assert known and all(p["registry_name"] for p in known)
     assert all(not p["in_registry"] for p in steps if p["is_person"])
+
+
+def test_a_scope_ends_paths_at_the_investors_it_may_not_see(con) -> None:  # type: ignore[no-untyped-def]
+    """A district user sees who holds its enterprise, not who holds those holders."""
+    roots = [r[0] for r in con.execute(
+        "SELECT enterprise_uscc FROM shareholders GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 60"
+    ).fetchall()]  # fmt: skip
+    root = next(r for r in roots if any(p["depth"] >= 2 for p in paths_up(con, r)))
+    whole = paths_up(con, root)
+    assert {p["depth"] for p in paths_up(con, root, lambda keys: set())} == {1}
+    # Allowing one investor enterprise walks its holders and nobody else's.
+    some = next(p["investor_key"] for p in whole if p["depth"] == 1 and not p["is_person"])
+    walked = paths_up(con, root, lambda keys: keys & {some})
+    assert {p["child"] for p in walked} == {root} | ({some} if any(
+        p["child"] == some for p in whole) else set())  # fmt: skip
+    assert all(p["path"][1] == some for p in walked if p["depth"] >= 2)

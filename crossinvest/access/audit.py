@@ -199,9 +199,10 @@ def build_row(event: str, *, actor: Any = None, **fields: Any) -> dict[str, Any]
         "at": at,
         "event": event,
         "user_id": _int(get("user_id"), "user_id"),
-        "username": _text(get("username")),
+        # Free text too: a failed sign-in records whatever was typed as the username.
+        "username": _masked(get("username")),
         "role": _text(get("role")),
-        "org": _text(get("org")),
+        "org": _masked(get("org")),
         "districts": _districts(get("districts")),
         "via": _text(get("via")),
         "ip": _text(get("ip")),

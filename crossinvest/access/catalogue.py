@@ -135,7 +135,7 @@ CATALOGUE: tuple[Entry, ...] = (
         "企业纳税与经营数据",
         "enterprise-level tax and revenue",
         CONDITIONAL,
-        "单个企业的月度纳税、年度营业收入、利润和从业人员，属税收保密信息。",
+        "单个企业的月度纳税、年度营业收入和利润总额，属税收保密信息（从业人员数不在其内）。",
         "税务每月、统计每年",
         ("tax", "stats"),
         (

@@ -7,7 +7,9 @@ credentials into an ``Actor``: an API key (``Authorization: Bearer cik_…`` or
 else ``ANONYMOUS`` — or, when the operator set ``anonymous_role`` for a
 single-user workstation, that role. Resolutions are memoised for a few seconds
 so that a cached answer costs no store lookup; every change made through the
-service (sign-out, grants, user edits) clears the memo at once.
+service (sign-out, grants, user edits) clears the memo at once, and so does a
+change another process commits to the store (the command line's revocations),
+seen through SQLite's ``data_version`` on the next request.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class AccessService:
         self.lock = threading.RLock()
         self.server_token = server_token
         self._memo: dict[str, tuple[float, Resolution]] = {}
+        self._version = self._data_version()
 
     def close(self) -> None:
         with self.lock:
@@ -61,6 +64,20 @@ class AccessService:
     def invalidate(self) -> None:
         """Forget memoised resolutions (after any change to users, sessions, keys, grants)."""
         self._memo.clear()
+
+    def _data_version(self) -> int:
+        # SQLite bumps it when another connection commits: the command line's
+        # ``grants revoke``, ``keys revoke`` or ``users set --disable``. Reading it
+        # costs microseconds and no disk read; this process's own writes (the audit
+        # rows of every request) leave it alone.
+        with self.lock:
+            return int(self.con.execute("PRAGMA data_version").fetchone()[0])
+
+    def _forget_if_changed_elsewhere(self) -> None:
+        version = self._data_version()
+        if version != self._version:
+            self._version = version
+            self._memo.clear()
 
     def resolution(self, request: Any) -> Resolution:
         """The request's actor with its session CSRF token or key refusal (memoised)."""
@@ -90,6 +107,7 @@ class AccessService:
             return Resolution(Actor(id="cli", name="本机命令行", role="admin", via="cli"))
         else:
             return self._anonymous()
+        self._forget_if_changed_elsewhere()
         hit = self._memo.get(memo_key)
         t = time.monotonic()
         if hit is not None and hit[0] > t:

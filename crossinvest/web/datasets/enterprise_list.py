@@ -34,7 +34,7 @@ from crossinvest.access.gate import ReadContext, dataset
 from crossinvest.analytics.periods import Period, PeriodError, parse_period
 from crossinvest.warehouse.connection import fetch_dicts
 from crossinvest.warehouse.lookups import by_key_range, by_keys, key_range_params
-from crossinvest.web.envelope import bad_request
+from crossinvest.web.envelope import ApiError, bad_request
 
 # Which lookup column a filter reads: origin side (an_groups' origin) or enterprise side.
 _ORIGIN_COL = {
@@ -227,6 +227,17 @@ def enterprise_list(
     A test checks that the list has exactly as many enterprises as the figure
     it explains, with every filter.
     """
+    if kind == "outbound" and not ctx.scope.unrestricted:
+        # The enterprises behind an outbound figure are registered in other provinces;
+        # a district user sees enterprises of its own district(s) only (its figures
+        # are scoped by the investing enterprise's district instead).
+        raise ApiError(
+            403,
+            "forbidden",
+            "区用户只能查看本区登记的企业，对外投资的被投资企业名单不在其范围内",
+            "a district user sees its own district's enterprises only, "
+            "not the invested enterprises behind an outbound figure",
+        )
     try:
         p = parse_period(period)
     except PeriodError as e:

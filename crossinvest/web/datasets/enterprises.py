@@ -6,6 +6,7 @@ division). Lists page by key: the cursor is the last ``enterprise_key`` seen.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from crossinvest.access.gate import ReadContext, dataset
@@ -83,8 +84,13 @@ def in_scope(ctx: ReadContext, key: str) -> dict[str, Any]:
     return row[0]
 
 
-def paths_up(con: Any, root: str) -> list[dict[str, Any]]:
+def paths_up(
+    con: Any, root: str, expand: Callable[[set[str]], set[str]] | None = None
+) -> list[dict[str, Any]]:
     """Every ownership path upward from ``root``, one row per (path, last step).
+
+    ``expand``, given the investor enterprises a level reached, returns those whose
+    own investors may be walked (an actor's scope); the others end their paths.
 
     Walked level by level: each level reads the holdings of the previous
     level's investors from ``investor_origins`` (the current shareholder rows),
@@ -128,6 +134,9 @@ def paths_up(con: Any, root: str) -> list[dict[str, Any]]:
                 out.append(step)
                 if not h["is_person"]:
                     nxt.append(step)
+        if expand is not None and nxt:
+            allowed = expand({p["investor_key"] for p in nxt})
+            nxt = [p for p in nxt if p["investor_key"] in allowed]
         frontier = nxt
     companies = sorted({p["investor_key"] for p in out if not p["is_person"]})
     # A registered USCC is its enterprise's key: the indexed key finds it.
@@ -151,6 +160,29 @@ def paths_up(con: Any, root: str) -> list[dict[str, Any]]:
     return out
 
 
+def _scoped(ctx: ReadContext) -> Callable[[set[str]], set[str]]:
+    """The enterprises among some keys that the actor's scope lets it see.
+
+    A district user sees the investors of its own enterprises (as in their
+    profiles), not who owns an investor registered elsewhere.
+    """
+    scope_sql, scope_params = ctx.scope.sql("region_code")
+
+    def allowed(keys: set[str]) -> set[str]:
+        rows = fetch_by_keys(
+            ctx.con,
+            "registry_rows",
+            "enterprise_key",
+            sorted(keys),
+            columns="enterprise_key, region_code, is_current",
+            where=f"is_current AND {scope_sql}",
+            params=scope_params,
+        )
+        return {r["enterprise_key"] for r in rows}
+
+    return allowed
+
+
 @dataset("chain", guard="enterprise")
 def chain(ctx: ReadContext, *, key: str) -> dict:
     """Ownership upward from one enterprise as a graph with effective shares.
@@ -161,7 +193,7 @@ def chain(ctx: ReadContext, *, key: str) -> dict:
     """
     ent = in_scope(ctx, key)
     root = ent["uscc"] or ent["enterprise_key"]
-    paths = paths_up(ctx.con, root)
+    paths = paths_up(ctx.con, root, None if ctx.scope.unrestricted else _scoped(ctx))
     nodes: dict[str, dict[str, Any]] = {
         root: {
             "id": root,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crossinvest.access.disclosure import MONEY, suppress, suppress_total
+from crossinvest.access.disclosure import ENTERPRISE_MONEY, suppress, suppress_total
 from crossinvest.access.gate import ReadContext, dataset
 from crossinvest.warehouse.connection import fetch_one
 from crossinvest.web.envelope import ApiError, bad_request
@@ -94,33 +94,12 @@ def _clean_row(row: dict[str, Any]) -> dict[str, Any]:
     return {k: (str(v) if k.endswith("_date") and v is not None else v) for k, v in row.items()}
 
 
-def _filtered_cell_hidden(
-    ctx: ReadContext,
-    kind: str,
-    period: str,
-    penetrate: bool,
-    include_persons: bool,
-    filters: dict[str, list[str]] | None,
-) -> bool:
-    """Is a filtered table's total a cell hidden in the table grouped by the filter dims?
-
-    ``origin_province=P`` gives P's figure as the total row: where P is hidden
-    (small, or a complement) in the table by origin_province, its total must be
-    hidden too, else filtering would undo the suppression. With several values
-    the total is hidden when any selected cell is.
-    """
-    flt = ctx.stats_filters(filters or None) or {}
-    if not flt:
-        return False
-    dims = list(flt)
-    try:
-        res = analytics().stats(
-            ctx.con, kind, period, dims, penetrate=penetrate, include_persons=include_persons
-        )
-    except _input_errors():
-        return True  # cannot tell: hide
-    rows = suppress([dict(r) for r in res.rows], dims, dict(res.total))
-    return any(r["suppressed"] for r in rows if all(r.get(d) in flt[d] for d in dims))
+def _money_hidden(row: dict[str, Any]) -> dict[str, Any]:
+    """The row without its confidential measures (tax, revenue, profit); investment,
+    registry data, stays."""
+    out = {k: (None if k in ENTERPRISE_MONEY else v) for k, v in row.items()}
+    out["suppressed"] = True
+    return out
 
 
 @dataset("stats", guard="stats")
@@ -141,15 +120,19 @@ def stats(
     rows = [_clean_row(dict(r)) for r in res.rows]
     total = _clean_row(dict(res.total))
     if not ctx.sees_enterprise_money:
-        # Complementary suppression over every margin of this table (total, marginal
-        # groups along each dim, province/section parents); a total of < 3 firms is hidden.
-        rows = suppress(rows, list(res.by), total)
-        total = suppress_total(total)
-        if not total["suppressed"] and _filtered_cell_hidden(
-            ctx, kind, period, penetrate, include_persons, filters
-        ):
-            total = {k: (None if k in MONEY else v) for k, v in total.items()}
-            total["suppressed"] = True
+        if filters or penetrate or include_persons:
+            # A filtered table counts a subset of the published table's enterprises,
+            # and persons or penetration count a few more or fewer: in many cells the
+            # two tables differ by one or two enterprises, and subtracting one from the
+            # other gives those enterprises' tax or revenue (an access review found
+            # ~330 such cells in the demo). These tables show counts and investment, not the confidential measures.
+            rows = [_money_hidden(r) for r in rows]
+            total = _money_hidden(total)
+        else:
+            # Complementary suppression over every margin of this table (total, marginal
+            # groups along each dim, province/section parents); a total of < 3 firms is hidden.
+            rows = suppress(rows, list(res.by), total)
+            total = suppress_total(total)
     from crossinvest.analytics.periods import parse_period
 
     return {

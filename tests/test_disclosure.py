@@ -486,3 +486,8 @@ def test_filtered_and_variant_tables_show_no_money_without_the_grant(api: Any) -
         assert [r["investment_wan"] for r in part["rows"]] == [
             r["investment_wan"] for r in full["rows"]
         ], extra
+    # The overview's penetrated headline is the same kind of variant.
+    params = {"kind": "inbound", "year": year, "penetrate": "true"}
+    head = _data(api(VIEWER).get("/api/v1/overview", params=params))
+    assert head["current"]["tax_wan"] is None and head["current"]["enterprises"] > 0
+    assert _data(api(LOCAL_ANALYST).get("/api/v1/overview", params=params))["current"]["tax_wan"]

@@ -180,7 +180,11 @@ def _totals(
     except _input_errors() as e:
         raise bad_request(str(e), "invalid statistics parameters") from e
     out = {p: {m: t.get(m) for m in MEASURES} for p, t in got.items()}
-    return out if ctx.sees_enterprise_money else {p: suppress_total(t) for p, t in out.items()}
+    if ctx.sees_enterprise_money:
+        return out
+    if penetrate:  # a variant of the published totals: see ``stats``
+        return {p: _money_hidden(t) for p, t in out.items()}
+    return {p: suppress_total(t) for p, t in out.items()}
 
 
 def _protect_quarters(

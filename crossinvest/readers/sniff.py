@@ -76,7 +76,7 @@ def ends_inside_utf8_character(path: Path) -> bool:
 
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
-    >>> _ = p.write_bytes("名称\n上海".encode()[:-1])
+    >>> _ = p.write_bytes("名称\\n上海".encode()[:-1])
     >>> ends_inside_utf8_character(p)
     True
     """
@@ -84,22 +84,13 @@ def ends_inside_utf8_character(path: Path) -> bool:
         fh.seek(0, 2)
         fh.seek(max(0, fh.tell() - 4))
         tail = fh.read()
-    i = len(tail) - 1
-    while i >= 0 and 0x80 <= tail[i] <= 0xBF:  # continuation bytes
-        i -= 1
-    if i < 0:
+    # Continuation bytes at the tail's start belong to a character that began before it.
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    try:
+        decoder.decode(tail.lstrip(bytes(range(0x80, 0xC0))))
+    except UnicodeDecodeError:
         return False
-    lead = tail[i]
-    need = (
-        2
-        if 0xC2 <= lead <= 0xDF
-        else 3
-        if 0xE0 <= lead <= 0xEF
-        else 4
-        if 0xF0 <= lead <= 0xF4
-        else 1
-    )
-    return len(tail) - i < need
+    return bool(decoder.getstate()[0])  # bytes still waiting for the rest of a character
 
 
 def _decode_sample(raw: bytes, encoding: str, final: bool) -> str:

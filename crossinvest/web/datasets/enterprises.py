@@ -63,21 +63,26 @@ def search(ctx: ReadContext, *, q: str, cursor: str | None = None, limit: int = 
     return {"rows": rows, "next": nxt}
 
 
+def _current_in_scope(ctx: ReadContext, keys: list[str], columns: str) -> list[dict[str, Any]]:
+    """The current registry rows of ``keys`` that the actor's scope lets it see."""
+    scope_sql, scope_params = ctx.scope.sql("region_code")
+    return fetch_by_keys(
+        ctx.con,
+        "registry_rows",
+        "enterprise_key",
+        keys,
+        columns=f"{columns}, region_code, is_current",
+        where=f"is_current AND {scope_sql}",
+        params=scope_params,
+    )
+
+
 def in_scope(ctx: ReadContext, key: str) -> dict[str, Any]:
     """The current registry row of enterprise ``key`` (its key or USCC) if the actor may see it.
 
     A valid USCC is the enterprise's key, so one indexed lookup answers both.
     """
-    scope_sql, scope_params = ctx.scope.sql("region_code")
-    row = fetch_by_keys(
-        ctx.con,
-        "registry_rows",
-        "enterprise_key",
-        [key],
-        columns="enterprise_key, uscc, name, region_code, is_current",
-        where=f"is_current AND {scope_sql}",
-        params=scope_params,
-    )
+    row = _current_in_scope(ctx, [key], "enterprise_key, uscc, name")
     if not row:
         raise not_found(f"未找到企业「{key}」", f"enterprise {key!r} not found")
     row[0].pop("is_current")
@@ -166,18 +171,9 @@ def _scoped(ctx: ReadContext) -> Callable[[set[str]], set[str]]:
     A district user sees the investors of its own enterprises (as in their
     profiles), not who owns an investor registered elsewhere.
     """
-    scope_sql, scope_params = ctx.scope.sql("region_code")
 
     def allowed(keys: set[str]) -> set[str]:
-        rows = fetch_by_keys(
-            ctx.con,
-            "registry_rows",
-            "enterprise_key",
-            sorted(keys),
-            columns="enterprise_key, region_code, is_current",
-            where=f"is_current AND {scope_sql}",
-            params=scope_params,
-        )
+        rows = _current_in_scope(ctx, sorted(keys), "enterprise_key")
         return {r["enterprise_key"] for r in rows}
 
     return allowed
